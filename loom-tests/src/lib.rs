@@ -1,0 +1,1 @@
+//! Loom harness for tasktree (filled in below).

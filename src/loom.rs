@@ -1,0 +1,58 @@
+//! The one place that names `std::sync` or `loom::sync`.
+//!
+//! Every piece of state that the guarantees depend on is built from these
+//! types, so that the `loom-tests` crate (built with `RUSTFLAGS="--cfg loom"`)
+//! can explore every interleaving of it. `Mutex::lock` here never reports
+//! poisoning: no library code panics while holding a lock (tree.rs, I3), and a
+//! user panic never happens under one.
+
+#[cfg(not(loom))]
+#[allow(clippy::disallowed_types)]
+mod imp {
+    pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
+    pub(crate) use std::sync::Arc;
+
+    /// A `std::sync::Mutex` whose `lock` ignores poisoning.
+    #[derive(Debug, Default)]
+    pub(crate) struct Mutex<T>(std::sync::Mutex<T>);
+
+
+
+    impl<T> Mutex<T> {
+        pub(crate) fn new(value: T) -> Self {
+            Self(std::sync::Mutex::new(value))
+        }
+
+        pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, T> {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
+    }
+}
+
+#[cfg(loom)]
+mod imp {
+    pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+    pub(crate) use loom::sync::Arc;
+
+    /// loom's `Mutex`, with the same poison-free `lock` as the std build.
+    #[derive(Debug)]
+    pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+
+
+
+    impl<T> Mutex<T> {
+        pub(crate) fn new(value: T) -> Self {
+            Self(loom::sync::Mutex::new(value))
+        }
+
+        pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
+    }
+}
+
+pub(crate) use imp::{Arc, AtomicUsize, Mutex, Ordering};

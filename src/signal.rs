@@ -1,0 +1,565 @@
+//! The signals between a parent and a child: views onto the child's slot in
+//! the parent's scope (tree.rs), plus one shared cell for the done signal.
+//!
+//! A parent holds the [`CancelSender`] and the [`DoneReceiver`]
+//! ([`ParentSignals`]); a child holds the [`CancelReceiver`] and the
+//! [`DoneSender`] ([`ChildSignals`]). None of them is a channel: the cancel
+//! pair is the slot's `cancelled` flag and the child's stored waker, the done
+//! pair a small cell that the child completes in phase 6.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use crate::loom::{Arc, Mutex};
+use crate::tree::{finish_chain, Link, Node};
+
+/// The sending half of a signal.
+///
+/// Dropping a sender sends its signal: dropping a [`CancelSender`] cancels the
+/// child, dropping a [`DoneSender`] tells the parent that the child is done.
+///
+/// # Examples
+///
+/// ```
+/// use tasktree::{SignalSender, CancelSender};
+///
+/// fn assert_sender<S: SignalSender>() {}
+/// assert_sender::<CancelSender>();
+/// ```
+pub trait SignalSender {}
+
+/// A sender whose signal can be given up instead of sent.
+///
+/// # Examples
+///
+/// ```
+/// use tasktree::{ForgettableSignalSender, ScopedSpawn, ScopedSpawner};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let root = ScopedSpawner::tokio();
+/// let signals = root.spawn_future_with_signal(async {}, || ()).unwrap();
+/// signals.cancel_sender.forget(); // the child now runs to completion
+/// signals.done_receiver.await;
+/// # }
+/// ```
+pub trait ForgettableSignalSender: SignalSender {
+    /// Gives up the signal: dropping the sender afterwards sends nothing.
+    fn forget(self);
+}
+
+/// The receiving half of a signal: a future that resolves when the signal
+/// is sent.
+///
+/// # Examples
+///
+/// ```
+/// use tasktree::{SignalReceiver, DoneReceiver, CancelReceiver};
+///
+/// fn assert_receiver<R: SignalReceiver>() {}
+/// assert_receiver::<DoneReceiver>();
+/// assert_receiver::<CancelReceiver>();
+/// ```
+pub trait SignalReceiver: Future<Output = ()> {}
+
+/// The parent's ends of the signals of one child: cancel it, wait for it.
+///
+/// Returned by the `*_with_signal` spawns of [`ScopedSpawn`](crate::ScopedSpawn).
+/// The type parameters exist so that code written against `scoped_spawn`'s
+/// generic `ParentSignals<C, D>` still compiles; they default to this crate's
+/// one concrete type per role.
+///
+/// # Examples
+///
+/// ```
+/// use tasktree::{ScopedSpawn, ScopedSpawner};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let root = ScopedSpawner::tokio();
+/// let signals = root
+///     .spawn_future_with_signal(std::future::pending::<()>(), || println!("child done"))
+///     .unwrap();
+/// drop(signals.cancel_sender); // cancel the child
+/// signals.done_receiver.await; // its future has been dropped, its `done` has run
+/// # }
+/// ```
+#[derive(Debug)]
+#[must_use = "dropping the cancel sender cancels the child at once"]
+pub struct ParentSignals<C = CancelSender, D = DoneReceiver> {
+    /// Cancels the child when dropped or [`cancel`](CancelSender::cancel)led;
+    /// [`forget`](ForgettableSignalSender::forget) gives that right up (G6).
+    pub cancel_sender: C,
+    /// Resolves once the child's termination is complete (G1).
+    pub done_receiver: D,
+}
+
+/// The child's ends of its signals: learn of cancellation, report done.
+///
+/// Returned by [`RawScopedSpawn`](crate::remote_scope::RawScopedSpawn) and
+/// consumed by [`RemoteScope::wrap`](crate::remote_scope::RemoteScope::wrap).
+///
+/// # Examples
+///
+/// ```
+/// use tasktree::remote_scope::{RawScopedSpawn, RemoteScope};
+/// use tasktree::{ScopedSpawn, ScopedSpawner};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let root = ScopedSpawner::tokio();
+/// let (parent, child) = root.as_raw().spawn_raw_with_signal().unwrap();
+/// let task = RemoteScope::new().wrap(child, async { println!("hello") }, || ());
+/// tokio::spawn(task); // any executor, `Send` or not
+/// parent.done_receiver.await;
+/// # drop(parent.cancel_sender);
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct ChildSignals<C = CancelReceiver, D = DoneSender> {
+    /// Resolves when the child is cancelled.
+    pub cancel_receiver: C,
+    /// Sends the done signal when dropped.
+    pub done_sender: D,
+}
+
+/// A reference to one slot of a scope that keeps the slot alive (I5).
+struct SlotRef {
+    node: Arc<Node>,
+    key: usize,
+}
+
+impl SlotRef {
+    fn new(node: Arc<Node>, key: usize) -> Self {
+        Self { node, key }
+    }
+}
+
+/// Cancels one child: by [`cancel`](Self::cancel), or by being dropped.
+///
+/// [`forget`](ForgettableSignalSender::forget) gives up the right to cancel
+/// early; the child still terminates with its parent (G6).
+///
+/// # Examples
+///
+/// ```
+/// use tasktree::{ScopedSpawn, ScopedSpawner};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let root = ScopedSpawner::tokio();
+/// let signals = root.spawn_future_with_signal(std::future::pending(), || ()).unwrap();
+/// signals.cancel_sender.cancel();
+/// signals.done_receiver.await;
+/// # }
+/// ```
+#[must_use = "dropping a CancelSender cancels the child; call `forget` to let it run"]
+pub struct CancelSender {
+    slot: Option<SlotRef>,
+}
+
+impl CancelSender {
+    pub(crate) fn new(node: Arc<Node>, key: usize) -> Self {
+        Self {
+            slot: Some(SlotRef::new(node, key)),
+        }
+    }
+
+    /// Cancels the child now. The same as dropping the sender, spelled out.
+    ///
+    /// Cancelling a child that has already finished does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tasktree::{ScopedSpawn, ScopedSpawner};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// let signals = root.spawn_future_with_signal(std::future::pending(), || ()).unwrap();
+    /// signals.cancel_sender.cancel();
+    /// signals.done_receiver.await;
+    /// # }
+    /// ```
+    pub fn cancel(mut self) {
+        if let Some(slot) = self.slot.take() {
+            slot.node.release(slot.key, true);
+        }
+    }
+
+    /// Whether the child has been cancelled, by this sender or by its
+    /// parent's termination.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tasktree::{ScopedSpawn, ScopedSpawner};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// let signals = root.spawn_future_with_signal(std::future::pending(), || ()).unwrap();
+    /// assert!(!signals.cancel_sender.is_cancelled());
+    /// root.shutdown().await;
+    /// assert!(signals.cancel_sender.is_cancelled());
+    /// # }
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        self.slot
+            .as_ref()
+            .is_some_and(|slot| slot.node.is_cancelled(slot.key))
+    }
+}
+
+impl SignalSender for CancelSender {}
+
+impl ForgettableSignalSender for CancelSender {
+    fn forget(mut self) {
+        if let Some(slot) = self.slot.take() {
+            slot.node.release(slot.key, false);
+        }
+    }
+}
+
+impl Drop for CancelSender {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            slot.node.release(slot.key, true);
+        }
+    }
+}
+
+impl fmt::Debug for CancelSender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelSender")
+            .field("key", &self.slot.as_ref().map(|s| s.key))
+            .finish()
+    }
+}
+
+/// Resolves when its task is cancelled: by its cancel sender, or by its
+/// parent's termination.
+///
+/// It is an ordinary future: besides being consumed by
+/// [`RemoteScope::wrap`](crate::remote_scope::RemoteScope::wrap), a clone of it
+/// can be awaited by the task itself, for instance in `tokio::select!`. With
+/// the default termination a cancelled task's future is dropped at its next
+/// poll, so code after a cancel receiver inside the task does not run; awaiting
+/// it from elsewhere tells when the task was cancelled.
+///
+/// # Cancel safety
+///
+/// Cancel safe: dropping the future loses nothing; a new clone sees the same
+/// state.
+///
+/// # Examples
+///
+/// ```
+/// use tasktree::remote_scope::{RawScopedSpawn, RemoteScope};
+/// use tasktree::{ScopedSpawn, ScopedSpawner};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let root = ScopedSpawner::tokio();
+/// let (parent, child) = root.as_raw().spawn_raw_with_signal().unwrap();
+/// let cancelled = child.cancel_receiver.clone();
+/// tokio::spawn(RemoteScope::new().wrap(child, std::future::pending(), || ()));
+/// drop(parent.cancel_sender);
+/// cancelled.await; // observed from outside the task
+/// parent.done_receiver.await;
+/// # }
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct CancelReceiver {
+    slot: SlotRef,
+}
+
+impl CancelReceiver {
+    pub(crate) fn new(node: Arc<Node>, key: usize) -> Self {
+        Self {
+            slot: SlotRef::new(node, key),
+        }
+    }
+
+    /// Whether the task has been cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tasktree::remote_scope::RawScopedSpawn;
+    /// use tasktree::{ScopedSpawn, ScopedSpawner};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// let (parent, child) = root.as_raw().spawn_raw_with_signal().unwrap();
+    /// assert!(!child.cancel_receiver.is_cancelled());
+    /// parent.cancel_sender.cancel();
+    /// assert!(child.cancel_receiver.is_cancelled());
+    /// # }
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        self.slot.node.is_cancelled(self.slot.key)
+    }
+}
+
+impl Clone for CancelReceiver {
+    fn clone(&self) -> Self {
+        self.slot.node.retain(self.slot.key);
+        Self::new(self.slot.node.clone(), self.slot.key)
+    }
+}
+
+impl Future for CancelReceiver {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.slot.node.poll_cancel_receiver(self.slot.key, cx.waker())
+    }
+}
+
+impl SignalReceiver for CancelReceiver {}
+
+impl Drop for CancelReceiver {
+    fn drop(&mut self) {
+        self.slot.node.release(self.slot.key, false);
+    }
+}
+
+impl fmt::Debug for CancelReceiver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelReceiver")
+            .field("key", &self.slot.key)
+            .finish()
+    }
+}
+
+/// Sends the child's done signal to its parent when dropped.
+///
+/// [`RemoteScope::wrap`](crate::remote_scope::RemoteScope::wrap) takes it and
+/// drops it in phase 6 of termination. Dropping it unwrapped tells the parent
+/// that a child which never ran is done.
+///
+/// # Examples
+///
+/// ```
+/// use tasktree::remote_scope::RawScopedSpawn;
+/// use tasktree::{ScopedSpawn, ScopedSpawner};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let root = ScopedSpawner::tokio();
+/// let (parent, child) = root.as_raw().spawn_raw_with_signal().unwrap();
+/// drop(child); // never ran: the done signal is sent at once
+/// parent.done_receiver.await;
+/// # drop(parent.cancel_sender);
+/// # }
+/// ```
+pub struct DoneSender {
+    link: Option<Link>,
+    shared: Option<Arc<Shared<()>>>,
+}
+
+impl DoneSender {
+    pub(crate) fn new(link: Link, shared: Option<Arc<Shared<()>>>) -> Self {
+        Self {
+            link: Some(link),
+            shared,
+        }
+    }
+
+    /// Takes the link and the done cell out, for the wrapper to own.
+    pub(crate) fn into_parts(mut self) -> (Link, Option<Arc<Shared<()>>>) {
+        let link = self.link.take().expect("a DoneSender holds its link until dropped");
+        (link, self.shared.take())
+    }
+}
+
+impl SignalSender for DoneSender {}
+
+impl Drop for DoneSender {
+    fn drop(&mut self) {
+        if let Some(shared) = self.shared.take() {
+            shared.set_outcome(Outcome::Cancelled);
+            shared.complete();
+        }
+        if let Some(link) = self.link.take() {
+            finish_chain(link);
+        }
+    }
+}
+
+impl fmt::Debug for DoneSender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DoneSender")
+            .field("link", &self.link)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Resolves once the child's termination is complete: its future and its
+/// descendants' futures have been dropped and all their `done` callbacks have
+/// returned (G1).
+///
+/// Dropping it does not affect the child.
+///
+/// # Cancel safety
+///
+/// Cancel safe: it can be polled again, or dropped, at any time.
+///
+/// # Examples
+///
+/// ```
+/// use tasktree::{ScopedSpawn, ScopedSpawner};
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let ran = Arc::new(AtomicBool::new(false));
+/// let root = ScopedSpawner::tokio();
+/// let flag = ran.clone();
+/// let signals = root
+///     .spawn_future_with_signal(async {}, move || flag.store(true, Ordering::SeqCst))
+///     .unwrap();
+/// signals.done_receiver.await;
+/// assert!(ran.load(Ordering::SeqCst));
+/// # drop(signals.cancel_sender);
+/// # }
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct DoneReceiver {
+    shared: Arc<Shared<()>>,
+}
+
+impl DoneReceiver {
+    pub(crate) fn new(shared: Arc<Shared<()>>) -> Self {
+        Self { shared }
+    }
+
+    /// Whether the child's termination is complete.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tasktree::{ScopedSpawn, ScopedSpawner};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// let signals = root.spawn_future_with_signal(std::future::pending(), || ()).unwrap();
+    /// assert!(!signals.done_receiver.is_done());
+    /// # drop(signals.cancel_sender);
+    /// # }
+    /// ```
+    pub fn is_done(&self) -> bool {
+        self.shared.is_complete()
+    }
+}
+
+impl Future for DoneReceiver {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.shared.poll_complete(cx.waker())
+    }
+}
+
+impl SignalReceiver for DoneReceiver {}
+
+impl fmt::Debug for DoneReceiver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DoneReceiver")
+            .field("done", &self.is_done())
+            .finish()
+    }
+}
+
+/// How a task's future ended.
+pub(crate) enum Outcome<T> {
+    /// It returned a value.
+    Completed(T),
+    /// It was dropped before completing.
+    Cancelled,
+    /// Polling or dropping it panicked.
+    Panicked(Box<dyn Any + Send + 'static>),
+}
+
+/// The done cell shared by a child and its observers: the outcome, set in
+/// phase 2, and the done flag, set in phase 6 (G1).
+pub(crate) struct Shared<T> {
+    state: Mutex<SharedState<T>>,
+}
+
+struct SharedState<T> {
+    complete: bool,
+    outcome: Option<Outcome<T>>,
+    waker: Option<Waker>,
+}
+
+impl<T> Shared<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            state: Mutex::new(SharedState {
+                complete: false,
+                outcome: None,
+                waker: None,
+            }),
+        }
+    }
+
+    /// Records how the future ended (phase 2). The first outcome wins.
+    pub(crate) fn set_outcome(&self, outcome: Outcome<T>) {
+        let mut state = self.state.lock();
+        if state.outcome.is_none() {
+            state.outcome = Some(outcome);
+            return;
+        }
+        drop(state);
+        drop(outcome);
+    }
+
+    /// Marks the termination complete and wakes the observer (phase 6).
+    pub(crate) fn complete(&self) {
+        let waker = {
+            let mut state = self.state.lock();
+            state.complete = true;
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    pub(crate) fn is_complete(&self) -> bool {
+        self.state.lock().complete
+    }
+
+    pub(crate) fn poll_complete(&self, waker: &Waker) -> Poll<()> {
+        let _replaced;
+        let mut state = self.state.lock();
+        if state.complete {
+            return Poll::Ready(());
+        }
+        match &state.waker {
+            Some(stored) if stored.will_wake(waker) => {}
+            _ => _replaced = state.waker.replace(waker.clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Takes the outcome once the termination is complete.
+    #[allow(dead_code)] // read by typed task handles
+    pub(crate) fn take_outcome(&self) -> Option<Outcome<T>> {
+        let mut state = self.state.lock();
+        if state.complete {
+            state.outcome.take()
+        } else {
+            None
+        }
+    }
+}

@@ -1,0 +1,478 @@
+//! `ScopedSpawn` and its implementation over any `futures::task::Spawn`.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_task::{FutureObj, Spawn};
+
+use crate::loom::Arc;
+use crate::remote_scope::RemoteSpawner;
+use crate::signal::{CancelSender, DoneReceiver, ParentSignals, Shared};
+use crate::task::{run_done, terminate_detached, ScopedTask};
+use crate::tree::{Link, Node};
+use crate::SpawnError;
+
+/// Spawns children of the current task (or of a root).
+///
+/// Every spawned child joins the tree: it is cancelled when its parent
+/// terminates, its parent waits for its termination, and its `done` callback
+/// runs after its own children's (see the crate docs for the six phases).
+/// Code that accepts a spawner should accept `impl ScopedSpawn`, so that it
+/// works over any executor.
+///
+/// # Examples
+///
+/// ```
+/// use tasktree::{ScopedSpawn, ScopedSpawner};
+///
+/// async fn fan_out(spawner: impl ScopedSpawn) {
+///     for i in 0..3 {
+///         spawner.spawn_future(async move { println!("worker {i}") }, || ()).unwrap();
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let root = ScopedSpawner::tokio();
+/// fan_out(root.clone()).await;
+/// root.shutdown().await;
+/// # }
+/// ```
+pub trait ScopedSpawn: Clone + Send + Sync {
+    /// Spawns the future that `fun` makes from the child's own spawner.
+    ///
+    /// The child's spawner spawns grandchildren; hand it to no other task
+    /// (they would become the child's children). `done` runs in phase 5 of
+    /// the child's termination, after all of the child's children are done.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::Terminated`] if this spawner's task has terminated (then
+    /// neither `fun` nor `done` is called); [`SpawnError::Executor`] if the
+    /// executor refused the task (then `done` has already run).
+    fn spawn<Fut, Fun, Done>(&self, fun: Fun, done: Done) -> Result<(), SpawnError>
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+        Fun: FnOnce(Self) -> Fut,
+        Done: FnOnce() + Send + 'static;
+
+    /// As [`spawn`](Self::spawn), and returns the parent's ends of the child's
+    /// signals: dropping the cancel sender cancels the child.
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn).
+    fn spawn_with_signal<Fut, Fun, Done>(
+        &self,
+        fun: Fun,
+        done: Done,
+    ) -> Result<ParentSignals, SpawnError>
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+        Fun: FnOnce(Self) -> Fut,
+        Done: FnOnce() + Send + 'static;
+
+    /// Spawns a child that does not spawn: it gets no spawner, and costs no
+    /// scope of its own.
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn).
+    fn spawn_future<Fut, Done>(&self, fut: Fut, done: Done) -> Result<(), SpawnError>
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+        Done: FnOnce() + Send + 'static;
+
+    /// As [`spawn_future`](Self::spawn_future), and returns the parent's ends
+    /// of the child's signals.
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn).
+    fn spawn_future_with_signal<Fut, Done>(
+        &self,
+        fut: Fut,
+        done: Done,
+    ) -> Result<ParentSignals, SpawnError>
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+        Done: FnOnce() + Send + 'static;
+
+    /// The low-level spawner of this spawner's scope.
+    fn as_raw(&self) -> &RemoteSpawner;
+
+    /// The low-level spawner of this spawner's scope, by value.
+    fn into_raw(self) -> RemoteSpawner;
+}
+
+/// The spawner of one scope of the task tree, over the executor `S`.
+///
+/// [`ScopedSpawner::new`] (or [`ScopedSpawner::tokio`]) makes a *root*: a
+/// scope with no task of its own. Dropping the last clone of a root cancels
+/// its children; [`shutdown`](Self::shutdown) cancels them and waits (G8).
+/// The spawners handed to spawned children belong to those children's
+/// scopes, and stop spawning (with [`SpawnError::Terminated`]) once their task
+/// has terminated (G5).
+///
+/// `Clone + Send + Sync`: clones may spawn from any thread at once (G7).
+///
+/// # Examples
+///
+/// ```
+/// use tasktree::{ScopedSpawn, ScopedSpawner};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let root = ScopedSpawner::tokio(); // instead of `tokio::spawn`
+/// let signals = root
+///     .spawn_with_signal(
+///         |spawner| async move {
+///             // A grandchild of the root: cancelled when this task ends.
+///             spawner.spawn_future(std::future::pending(), || println!("grandchild done")).unwrap();
+///         },
+///         || println!("child done"),
+///     )
+///     .unwrap();
+/// signals.done_receiver.await; // prints "grandchild done", then "child done"
+/// # drop(signals.cancel_sender);
+/// # }
+/// ```
+pub struct ScopedSpawner<S> {
+    executor: S,
+    raw: RemoteSpawner,
+}
+
+impl<S> ScopedSpawner<S>
+where
+    S: Spawn + Clone + Send + Sync + 'static,
+{
+    /// A root spawner over `executor`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::executor::ThreadPool;
+    /// use tasktree::{ScopedSpawn, ScopedSpawner};
+    ///
+    /// let pool = ThreadPool::new().unwrap();
+    /// let root = ScopedSpawner::new(pool);
+    /// let signals = root.spawn_future_with_signal(async {}, || ()).unwrap();
+    /// futures::executor::block_on(signals.done_receiver);
+    /// # drop(signals.cancel_sender);
+    /// ```
+    pub fn new(executor: S) -> Self {
+        Self {
+            executor,
+            raw: RemoteSpawner::root(),
+        }
+    }
+
+    /// The executor this spawner spawns onto.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// let _handle = root.executor().handle();
+    /// # }
+    /// ```
+    pub fn executor(&self) -> &S {
+        &self.executor
+    }
+
+    /// Closes this spawner's scope, cancels its children, and resolves once
+    /// every one of them has terminated (G8).
+    ///
+    /// On a root this is the orderly end of the tree. On a task's spawner it
+    /// cancels and awaits that task's children; the task itself runs on, but
+    /// can spawn no more. Spawning through any clone afterwards returns
+    /// [`SpawnError::Terminated`].
+    ///
+    /// The scope is closed and the children cancelled when `shutdown` is
+    /// called, not when the future is first polled.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future stops only the waiting; the children
+    /// are already cancelled and will terminate.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tasktree::{ScopedSpawn, ScopedSpawner};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// root.spawn_future(std::future::pending(), || println!("cancelled")).unwrap();
+    /// root.shutdown().await; // "cancelled" has been printed
+    /// assert!(root.spawn_future(async {}, || ()).is_err());
+    /// # }
+    /// ```
+    pub fn shutdown(&self) -> Shutdown {
+        self.raw.node.close().wake();
+        Shutdown {
+            node: self.raw.node.clone(),
+        }
+    }
+
+    /// Whether this spawner's scope is closed: its task has terminated, or the
+    /// root was shut down. Spawning then fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// assert!(!root.is_terminated());
+    /// root.shutdown().await;
+    /// assert!(root.is_terminated());
+    /// # }
+    /// ```
+    pub fn is_terminated(&self) -> bool {
+        self.raw.node.is_closed()
+    }
+
+    /// The number of children spawned through this scope that have not yet
+    /// sent their done signal.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tasktree::{ScopedSpawn, ScopedSpawner};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// root.spawn_future(std::future::pending(), || ()).unwrap();
+    /// assert_eq!(root.live_children(), 1);
+    /// root.shutdown().await;
+    /// assert_eq!(root.live_children(), 0);
+    /// # }
+    /// ```
+    pub fn live_children(&self) -> usize {
+        self.raw.node.live()
+    }
+
+    /// Registers a child, makes its future, wraps it and hands it to the
+    /// executor: the one path every spawn method takes.
+    fn spawn_task<T, Fut, Make, Done>(
+        &self,
+        make: Make,
+        own_scope: bool,
+        done: Done,
+        shared: Option<Arc<Shared<T>>>,
+    ) -> Result<Option<CancelSender>, SpawnError>
+    where
+        T: Send + 'static,
+        Fut: Future<Output = T> + Send + 'static,
+        Make: FnOnce(Option<Self>) -> Fut,
+        Done: FnOnce() + Send + 'static,
+    {
+        let with_sender = shared.is_some();
+        let link = Node::register(&self.raw.node, u32::from(with_sender))?;
+        let cancel_sender = with_sender.then(|| CancelSender::new(link.node.clone(), link.key));
+        let scope = own_scope.then(Node::new_task);
+        let child = scope.as_ref().map(|node| ScopedSpawner {
+            executor: self.executor.clone(),
+            raw: RemoteSpawner::from_node(node.clone()),
+        });
+        // If `make` (user code) panics, the guard ends the registered child:
+        // its scope is closed, and `done` and the done signal follow (G4).
+        let mut guard = Unmade {
+            parts: Some((link, scope, done, shared)),
+        };
+        let fut = make(child);
+        let (link, scope, done, shared) = guard.parts.take().expect("taken once");
+        let task = ScopedTask::new(link, scope, fut, done, shared);
+        // If the executor refuses, it drops `task`, whose drop ends it (G4).
+        self.spawn_executor(task)?;
+        Ok(cancel_sender)
+    }
+
+    fn spawn_executor<F>(&self, task: F) -> Result<(), futures_task::SpawnError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        #[cfg(feature = "tokio")]
+        if let Some(tokio) = (&self.executor as &dyn std::any::Any).downcast_ref::<crate::TokioSpawner>() {
+            tokio.spawn_direct(task);
+            return Ok(());
+        }
+        self.executor.spawn_obj(FutureObj::new(Box::new(task)))
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl ScopedSpawner<crate::TokioSpawner> {
+    /// A root spawner over the tokio runtime this is called from: the
+    /// one-line replacement for `tokio::spawn`.
+    ///
+    /// # Panics
+    ///
+    /// Panics when called outside a tokio runtime, as `tokio::spawn` does.
+    /// Use `ScopedSpawner::new(TokioSpawner::try_current()?)` to get an error
+    /// instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tasktree::{ScopedSpawn, ScopedSpawner};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// root.spawn_future(async { println!("hello") }, || ()).unwrap();
+    /// root.shutdown().await;
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn tokio() -> Self {
+        Self::new(crate::TokioSpawner::current())
+    }
+}
+
+/// Ends a child whose future `make` panicked before its task was built:
+/// its scope (with any children `make` registered) is closed, and `done` and
+/// the done signal follow once those children are done (G4, G5).
+struct Unmade<T: Send + 'static, D: FnOnce() + Send + 'static> {
+    parts: Option<(Link, Option<Arc<Node>>, D, Option<Arc<Shared<T>>>)>,
+}
+
+impl<T: Send + 'static, D: FnOnce() + Send + 'static> Drop for Unmade<T, D> {
+    fn drop(&mut self) {
+        if let Some((link, scope, done, shared)) = self.parts.take() {
+            terminate_detached(scope, link, move || run_done(Some(done), shared));
+        }
+    }
+}
+
+impl<S> ScopedSpawn for ScopedSpawner<S>
+where
+    S: Spawn + Clone + Send + Sync + 'static,
+{
+    fn spawn<Fut, Fun, Done>(&self, fun: Fun, done: Done) -> Result<(), SpawnError>
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+        Fun: FnOnce(Self) -> Fut,
+        Done: FnOnce() + Send + 'static,
+    {
+        let make = |child: Option<Self>| fun(child.expect("a spawner for a child with a scope"));
+        self.spawn_task::<(), _, _, _>(make, true, done, None)
+            .map(drop)
+    }
+
+    fn spawn_with_signal<Fut, Fun, Done>(
+        &self,
+        fun: Fun,
+        done: Done,
+    ) -> Result<ParentSignals, SpawnError>
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+        Fun: FnOnce(Self) -> Fut,
+        Done: FnOnce() + Send + 'static,
+    {
+        let shared = Arc::new(Shared::new());
+        let make = |child: Option<Self>| fun(child.expect("a spawner for a child with a scope"));
+        let sender = self.spawn_task(make, true, done, Some(shared.clone()))?;
+        Ok(signals(sender, shared))
+    }
+
+    fn spawn_future<Fut, Done>(&self, fut: Fut, done: Done) -> Result<(), SpawnError>
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+        Done: FnOnce() + Send + 'static,
+    {
+        self.spawn_task::<(), _, _, _>(|_| fut, false, done, None)
+            .map(drop)
+    }
+
+    fn spawn_future_with_signal<Fut, Done>(
+        &self,
+        fut: Fut,
+        done: Done,
+    ) -> Result<ParentSignals, SpawnError>
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+        Done: FnOnce() + Send + 'static,
+    {
+        let shared = Arc::new(Shared::new());
+        let sender = self.spawn_task(|_| fut, false, done, Some(shared.clone()))?;
+        Ok(signals(sender, shared))
+    }
+
+    fn as_raw(&self) -> &RemoteSpawner {
+        &self.raw
+    }
+
+    fn into_raw(self) -> RemoteSpawner {
+        self.raw
+    }
+}
+
+fn signals(sender: Option<CancelSender>, shared: Arc<Shared<()>>) -> ParentSignals {
+    ParentSignals {
+        cancel_sender: sender.expect("a sender was registered with the done cell"),
+        done_receiver: DoneReceiver::new(shared),
+    }
+}
+
+impl<S: Clone> Clone for ScopedSpawner<S> {
+    fn clone(&self) -> Self {
+        Self {
+            executor: self.executor.clone(),
+            raw: self.raw.clone(),
+        }
+    }
+}
+
+impl<S> fmt::Debug for ScopedSpawner<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopedSpawner")
+            .field("scope", &self.raw.node)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Resolves once every child of a closed scope has terminated.
+///
+/// Returned by [`ScopedSpawner::shutdown`].
+///
+/// # Cancel safety
+///
+/// Cancel safe: the scope was closed and its children cancelled when
+/// `shutdown` was called; dropping this future only stops the waiting.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let root = tasktree::ScopedSpawner::tokio();
+/// let shutdown: tasktree::Shutdown = root.shutdown();
+/// shutdown.await;
+/// # }
+/// ```
+#[must_use = "futures do nothing unless polled; the children are cancelled either way"]
+pub struct Shutdown {
+    node: Arc<Node>,
+}
+
+impl Future for Shutdown {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.node.poll_drained(cx.waker())
+    }
+}
+
+impl fmt::Debug for Shutdown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shutdown").field("scope", &self.node).finish()
+    }
+}

@@ -1,0 +1,300 @@
+//! The wrapper future that the executor runs for each task: it polls the
+//! user's future and walks the six termination phases (tree.rs, "Lifecycle").
+
+use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+
+use crate::loom::Arc;
+use crate::signal::{Outcome, Shared};
+use crate::tree::{finish_chain, Link, Node, Orphan};
+
+pin_project! {
+    /// Where a task is in its termination.
+    #[project = PhaseProj]
+    enum Phase<F> {
+        /// Phase 1: the user's future runs. `registered` tells whether the
+        /// task's waker is stored in its slot yet (it is not on the first
+        /// poll, so a future that completes at once costs one lock).
+        Running { #[pin] fut: F, registered: bool },
+        /// Phases 3 and 4: the future is dropped, the children are cancelled,
+        /// the task waits for them.
+        Draining,
+        /// Phases 5 and 6 are done; the done signal has been sent.
+        Signalled,
+    }
+}
+
+pin_project! {
+    /// A task of the tree, ready to be handed to an executor.
+    ///
+    /// Made by [`RemoteScope::wrap`](crate::remote_scope::RemoteScope::wrap)
+    /// (and, internally, by every spawn of [`ScopedSpawner`](crate::ScopedSpawner)).
+    /// Polling it runs the task's future until that completes or the task is
+    /// cancelled, then walks the termination phases: drop the future, cancel
+    /// the children, wait for them, run `done`, signal the parent.
+    ///
+    /// If the executor drops it before it has finished (a runtime shutting
+    /// down, say), the future is dropped and the children are cancelled at
+    /// once, and `done` and the done signal follow as soon as the last child
+    /// has signalled, on that child's thread. So every guarantee holds whatever
+    /// the executor does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tasktree::remote_scope::{RawScopedSpawn, RemoteScope};
+    /// use tasktree::{ScopedSpawn, ScopedSpawner};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// let (parent, child) = root.as_raw().spawn_raw_with_signal().unwrap();
+    /// let task: tasktree::remote_scope::ScopedTask<_, _> =
+    ///     RemoteScope::new().wrap(child, async { 1 + 1; }, || ());
+    /// task.await; // run it inline, or hand it to any executor
+    /// parent.done_receiver.await;
+    /// # drop(parent.cancel_sender);
+    /// # }
+    /// ```
+    #[must_use = "a task does nothing unless polled or spawned"]
+    pub struct ScopedTask<F, D>
+    where
+        F: Future,
+        F::Output: Send,
+        F::Output: 'static,
+        D: FnOnce(),
+        D: Send,
+        D: 'static,
+    {
+        #[pin]
+        phase: Phase<F>,
+        // The task's slot in its parent's scope; taken in phase 6.
+        link: Option<Link>,
+        // The task's own scope, if it can spawn children.
+        scope: Option<Arc<Node>>,
+        // The `done` callback; taken in phase 5.
+        done: Option<D>,
+        // The cell its observers wait on, if any; completed in phase 6.
+        shared: Option<Arc<Shared<F::Output>>>,
+    }
+
+    impl<F, D> PinnedDrop for ScopedTask<F, D>
+    where
+        F: Future,
+        F::Output: Send,
+        F::Output: 'static,
+        D: FnOnce(),
+        D: Send,
+        D: 'static,
+    {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            if let PhaseProj::Running { .. } = this.phase.as_mut().project() {
+                // The executor dropped a running task: phase 2 here.
+                let outcome = drop_future(this.phase.as_mut(), Outcome::Cancelled);
+                if let Some(shared) = this.shared {
+                    shared.set_outcome(outcome);
+                }
+            }
+            if let Some(link) = this.link.take() {
+                let shared = this.shared.take();
+                let done = this.done.take();
+                terminate_detached(this.scope.take(), link, move || {
+                    run_done(done, shared);
+                });
+            }
+        }
+    }
+}
+
+impl<F, D> ScopedTask<F, D>
+where
+    F: Future,
+    F::Output: Send + 'static,
+    D: FnOnce() + Send + 'static,
+{
+    pub(crate) fn new(
+        link: Link,
+        scope: Option<Arc<Node>>,
+        fut: F,
+        done: D,
+        shared: Option<Arc<Shared<F::Output>>>,
+    ) -> Self {
+        ScopedTask {
+            phase: Phase::Running {
+                fut,
+                registered: false,
+            },
+            link: Some(link),
+            scope,
+            done: Some(done),
+            shared,
+        }
+    }
+}
+
+impl<F, D> Future for ScopedTask<F, D>
+where
+    F: Future,
+    F::Output: Send + 'static,
+    D: FnOnce() + Send + 'static,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        loop {
+            match this.phase.as_mut().project() {
+                PhaseProj::Running { fut, registered } => {
+                    let Some(link) = this.link.as_ref() else {
+                        unreachable!("a running task holds its link")
+                    };
+                    // Phase 1: the future runs until it completes or a cancel
+                    // arrives. The cancel flag is read before each poll (I6).
+                    let cancelled = if *registered {
+                        link.node.poll_cancelled(link.key, cx.waker())
+                    } else {
+                        link.node.is_cancelled(link.key)
+                    };
+                    let outcome = if cancelled {
+                        Outcome::Cancelled
+                    } else {
+                        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+                            Ok(Poll::Ready(value)) => Outcome::Completed(value),
+                            Ok(Poll::Pending) => {
+                                if *registered {
+                                    return Poll::Pending;
+                                }
+                                // First park: store the waker, and look again
+                                // under the same lock for a cancel that came
+                                // during the poll (I6).
+                                *registered = true;
+                                if !link.node.poll_cancelled(link.key, cx.waker()) {
+                                    return Poll::Pending;
+                                }
+                                Outcome::Cancelled
+                            }
+                            Err(panic) => Outcome::Panicked(panic),
+                        }
+                    };
+                    // Phase 2: drop the future.
+                    let outcome = drop_future(this.phase.as_mut(), outcome);
+                    if let Some(shared) = this.shared.as_ref() {
+                        shared.set_outcome(outcome);
+                    }
+                    // Phase 3: cancel the children; no new child can join.
+                    if let Some(scope) = this.scope.as_ref() {
+                        scope.close().wake();
+                    }
+                }
+                PhaseProj::Draining => {
+                    // Phase 4: wait for every child's done signal.
+                    if let Some(scope) = this.scope.as_ref() {
+                        if scope.poll_drained(cx.waker()).is_pending() {
+                            return Poll::Pending;
+                        }
+                    }
+                    this.phase.set(Phase::Signalled);
+                    *this.scope = None;
+                    // Phase 5, then phase 6.
+                    run_done(this.done.take(), this.shared.take());
+                    if let Some(link) = this.link.take() {
+                        finish_chain(link);
+                    }
+                    return Poll::Ready(());
+                }
+                PhaseProj::Signalled => return Poll::Ready(()),
+            }
+        }
+    }
+}
+
+impl<F, D> fmt::Debug for ScopedTask<F, D>
+where
+    F: Future,
+    F::Output: Send + 'static,
+    D: FnOnce() + Send + 'static,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let phase = match self.phase {
+            Phase::Running { .. } => "Running",
+            Phase::Draining => "Draining",
+            Phase::Signalled => "Signalled",
+        };
+        f.debug_struct("ScopedTask")
+            .field("phase", &phase)
+            .field("link", &self.link)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Phase 2: drops the future in place, containing a panic of its destructor.
+/// Returns `outcome`, or the destructor's panic if the future had not
+/// already panicked.
+fn drop_future<F: Future>(
+    mut phase: Pin<&mut Phase<F>>,
+    outcome: Outcome<F::Output>,
+) -> Outcome<F::Output> {
+    // `Pin::set` leaves `Draining` in place even if the destructor unwinds.
+    match catch_unwind(AssertUnwindSafe(|| phase.set(Phase::Draining))) {
+        Ok(()) => outcome,
+        Err(panic) => match outcome {
+            Outcome::Panicked(first) => {
+                drop_panic(panic);
+                Outcome::Panicked(first)
+            }
+            _ => Outcome::Panicked(panic),
+        },
+    }
+}
+
+/// Phase 5 (`done`, panics contained) and the observer's half of phase 6.
+pub(crate) fn run_done<T, D: FnOnce()>(done: Option<D>, shared: Option<Arc<Shared<T>>>) {
+    if let Some(done) = done {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(done)) {
+            drop_panic(panic);
+        }
+    }
+    if let Some(shared) = shared {
+        shared.complete();
+    }
+}
+
+/// Drops a panic payload; a payload whose own destructor panics is leaked
+/// rather than allowed to unwind through the tree.
+fn drop_panic(panic: Box<dyn std::any::Any + Send>) {
+    if let Err(inner) = catch_unwind(AssertUnwindSafe(move || drop(panic))) {
+        std::mem::forget(inner);
+    }
+}
+
+/// Finishes the termination of a task whose wrapper is gone (dropped by the
+/// executor, or never built because spawning failed): closes its scope and
+/// runs `finish` (phase 5) and the done signal (phase 6) now if no child is
+/// live, or hands them to the last child otherwise.
+pub(crate) fn terminate_detached(
+    scope: Option<Arc<Node>>,
+    link: Link,
+    finish: impl FnOnce() + Send + 'static,
+) {
+    let Some(scope) = scope else {
+        finish();
+        finish_chain(link);
+        return;
+    };
+    scope.close().wake();
+    let orphan: Orphan = Box::new(move || {
+        finish();
+        Some(link)
+    });
+    if let Some(orphan) = scope.adopt(orphan) {
+        if let Some(link) = orphan() {
+            finish_chain(link);
+        }
+    }
+}

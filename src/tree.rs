@@ -1,0 +1,408 @@
+//! The task tree: one [`Node`] per scope, holding its children as slots.
+//!
+//! A *scope* is the set of children of one task (or of a root spawner). It
+//! is an `Arc<Node>`; each child owns a [`Link`] (the scope's `Arc` plus its
+//! slot key), and the signal types of the public API are thin views onto the
+//! same slot. A leaf spawned with `spawn_future` has no node of its own: it is
+//! only a slot in its parent.
+//!
+//! # Invariants
+//!
+//! - **I1** `closed`, the slot set and `live` change under the node's one
+//!   lock; once `closed` is set no slot is ever added (G5). A spawn that wins
+//!   the lock before the close is counted in `live` and cancelled by the close;
+//!   one that loses gets `SpawnError::Terminated`.
+//!   Checked by `loom-tests/tests/g5_no_orphans.rs`, `g7_concurrent_spawners.rs`.
+//! - **I2** At most one node lock is held at any time by library code: no
+//!   function here takes a second lock while holding one. This rules out
+//!   lock-order deadlocks between parents and children and between siblings.
+//! - **I3** No waker is woken or dropped, no `done` callback runs, and no user
+//!   future is polled or dropped while a node lock is held. Wakers are taken out
+//!   under the lock and woken after it is released (see `Wakeups`).
+//! - **I4** `live` counts the slots whose task has not yet sent its done signal
+//!   (`linked`). It reaches zero only through [`Link::done`], and whoever sees
+//!   it reach zero takes the waiters and the orphan continuation (G1, G2).
+//!   Checked by `g1_containment.rs`, `g2_upward_order.rs`.
+//! - **I5** A slot is removed only when it is no longer linked *and* no view
+//!   (cancel sender, cancel receiver) refers to it (`refs == 0`), so a key is
+//!   never reused while anyone can still name it (no ABA).
+//! - **I6** A slot's `cancelled` flag only goes from false to true; the task
+//!   reads it under the lock before every poll of its future and stores its
+//!   waker under the same lock, so a cancel either is seen by the next poll or
+//!   wakes the waker stored before it (G3, G4).
+//!   Checked by `g4_exactly_once.rs`.
+//!
+//! # Lock order
+//!
+//! There is none to get wrong: by I2 a thread holds at most one node lock.
+//! Phases that touch two nodes (a task closes its own scope, then signals its
+//! parent) take the two locks one after the other.
+//!
+//! # Field ownership
+//!
+//! - `Children` is only touched under `Node::children`'s lock.
+//! - `Slot::waker` is written only by the task that owns the slot's `Link`
+//!   (through `poll_cancelled` / `register`), and taken by whoever cancels it.
+//! - `Children::orphan` is set only by the owner of the node's task, when the
+//!   executor dropped that task before its termination finished; it is taken
+//!   by whoever brings `live` to zero.
+//! - `Node::handles` is used by root nodes only: the number of live
+//!   `RemoteSpawner`s naming the root (G8).
+//!
+//! # Lifecycle
+//!
+//! The six termination phases of GUARANTEES.md, as the wrapper future in
+//! `task.rs` walks them:
+//!
+//! ```text
+//! Running ─(future done | cancel)─▶ FutureDropped ─▶ ChildrenCancelled
+//!         ─▶ WaitingChildren ─(last child done)─▶ DoneRan ─▶ Signalled (terminal)
+//! ```
+//!
+//! If the executor drops the wrapper before `Signalled`, the wrapper finishes
+//! the phases it can at once (drop the future, cancel the children) and hands
+//! the rest (`done`, the done signal) to its node as an *orphan continuation*,
+//! which the last child to finish runs. Chains of such continuations are run
+//! by the loop in [`finish_chain`], never by recursion (G9).
+
+use std::fmt;
+use std::task::{Poll, Waker};
+
+use slab::Slab;
+
+use crate::error::SpawnError;
+use crate::loom::{Arc, AtomicUsize, Mutex, Ordering};
+
+/// What is left of a task's termination when its wrapper was dropped early:
+/// run `done` and return the link to signal next.
+pub(crate) type Orphan = Box<dyn FnOnce() -> Option<Link> + Send>;
+
+/// One scope: the children of one task or of a root spawner.
+pub(crate) struct Node {
+    children: Mutex<Children>,
+    /// Whether this is a root scope (G8).
+    root: bool,
+    /// Live `RemoteSpawner` handles of a root node (see "Field ownership").
+    handles: AtomicUsize,
+}
+
+struct Children {
+    /// Set once, when the owner terminates (phase 3) or the root shuts down.
+    closed: bool,
+    slots: Slab<Slot>,
+    /// Number of linked slots (I4).
+    live: usize,
+    /// Tasks waiting for `live == 0`: the owner in phase 4, `Shutdown` futures.
+    waiters: Vec<Waker>,
+    /// The owner's remaining termination, if its wrapper was dropped early.
+    orphan: Option<Orphan>,
+    /// Wakers of cancel receivers polled from a task other than the one that
+    /// owns the slot, with their slot key. Rarely used.
+    foreign: Vec<(usize, Waker)>,
+}
+
+struct Slot {
+    /// The owning task's waker, stored under the lock before it parks (I6).
+    waker: Option<Waker>,
+    /// Views and links referring to this slot (I5).
+    refs: u32,
+    /// Set by a cancel (I6).
+    cancelled: bool,
+    /// The task has not yet sent its done signal (I4).
+    linked: bool,
+}
+
+/// Wakers taken out under a lock, to be woken after it is released (I3).
+#[must_use = "wakers must be woken after the lock is released"]
+#[derive(Default)]
+pub(crate) struct Wakeups(Vec<Waker>);
+
+impl Wakeups {
+    pub(crate) fn wake(self) {
+        for waker in self.0 {
+            waker.wake();
+        }
+    }
+}
+
+impl Node {
+    fn new(root: bool) -> Arc<Self> {
+        Arc::new(Node {
+            children: Mutex::new(Children {
+                closed: false,
+                slots: Slab::new(),
+                live: 0,
+                waiters: Vec::new(),
+                orphan: None,
+                foreign: Vec::new(),
+            }),
+            root,
+            handles: AtomicUsize::new(0),
+        })
+    }
+
+    /// A root scope, with no task of its own and one handle.
+    pub(crate) fn new_root() -> Arc<Self> {
+        let node = Self::new(true);
+        node.handles.store(1, Ordering::Relaxed);
+        node
+    }
+
+    /// The scope of a task that may spawn children.
+    pub(crate) fn new_task() -> Arc<Self> {
+        Self::new(false)
+    }
+
+    /// A new handle to a root node (G8). No-op for task nodes.
+    pub(crate) fn retain_handle(&self) {
+        if self.root {
+            // Relaxed: the caller already holds a handle, so the count cannot
+            // reach zero concurrently (the same argument as `Arc::clone`).
+            self.handles.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Drops a handle to a root node; the last one closes it (G8).
+    pub(crate) fn release_handle(&self) {
+        // AcqRel: pairs with the other releases, so the thread that closes the
+        // root sees everything the other handles did before letting go.
+        if self.root && self.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.close().wake();
+        }
+    }
+
+    /// Adds a child slot and counts it as live; `views` extra references are
+    /// taken for the signal views handed out with it (a cancel sender).
+    ///
+    /// # Errors
+    /// `SpawnError::Terminated` if the scope is closed (I1, G5).
+    pub(crate) fn register(this: &Arc<Self>, views: u32) -> Result<Link, SpawnError> {
+        let mut children = this.children.lock();
+        if children.closed {
+            return Err(SpawnError::Terminated);
+        }
+        let key = children.slots.insert(Slot {
+            waker: None,
+            refs: 1 + views,
+            cancelled: false,
+            linked: true,
+        });
+        children.live += 1;
+        drop(children);
+        Ok(Link {
+            node: this.clone(),
+            key,
+        })
+    }
+
+    /// Whether slot `key` was cancelled, without registering a waker.
+    pub(crate) fn is_cancelled(&self, key: usize) -> bool {
+        self.children.lock().slots[key].cancelled
+    }
+
+    /// Whether slot `key` was cancelled; if not, stores `waker` as the task's
+    /// waker under the same lock, so that a later cancel wakes it (I6).
+    pub(crate) fn poll_cancelled(&self, key: usize, waker: &Waker) -> bool {
+        // Declared before the guard so the replaced waker drops after the
+        // unlock (I3).
+        let _replaced;
+        let mut children = self.children.lock();
+        let slot = &mut children.slots[key];
+        if slot.cancelled {
+            return true;
+        }
+        match &slot.waker {
+            Some(stored) if stored.will_wake(waker) => {}
+            _ => _replaced = slot.waker.replace(waker.clone()),
+        }
+        false
+    }
+
+    /// The cancel receiver's poll: ready once slot `key` is cancelled.
+    pub(crate) fn poll_cancel_receiver(&self, key: usize, waker: &Waker) -> Poll<()> {
+        let mut children = self.children.lock();
+        let children = &mut *children;
+        let slot = &children.slots[key];
+        if slot.cancelled || !slot.linked {
+            return Poll::Ready(());
+        }
+        if slot.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            // Polled from the owning task: the task's waker is woken on cancel.
+            return Poll::Pending;
+        }
+        let known = children
+            .foreign
+            .iter()
+            .any(|(k, w)| *k == key && w.will_wake(waker));
+        if !known {
+            children.foreign.push((key, waker.clone()));
+        }
+        Poll::Pending
+    }
+
+    /// A new view of slot `key` (I5).
+    pub(crate) fn retain(&self, key: usize) {
+        self.children.lock().slots[key].refs += 1;
+    }
+
+    /// Drops a view of slot `key`, cancelling the task first if `cancel`.
+    pub(crate) fn release(&self, key: usize, cancel: bool) {
+        let mut wakeups = Wakeups::default();
+        let mut children = self.children.lock();
+        let children_ref = &mut *children;
+        let slot = &mut children_ref.slots[key];
+        if cancel && slot.linked && !slot.cancelled {
+            slot.cancelled = true;
+            wakeups.0.extend(slot.waker.take());
+            take_foreign(&mut children_ref.foreign, Some(key), &mut wakeups);
+        }
+        let slot = &mut children_ref.slots[key];
+        slot.refs -= 1;
+        let removed = if slot.refs == 0 {
+            Some(children_ref.slots.remove(key))
+        } else {
+            None
+        };
+        drop(children);
+        drop(removed);
+        wakeups.wake();
+    }
+
+    /// Closes the scope and cancels every child (phase 3; I1, I6). Idempotent.
+    pub(crate) fn close(&self) -> Wakeups {
+        let mut wakeups = Wakeups::default();
+        let mut children = self.children.lock();
+        let children = &mut *children;
+        children.closed = true;
+        for (_, slot) in children.slots.iter_mut() {
+            if slot.linked && !slot.cancelled {
+                slot.cancelled = true;
+                wakeups.0.extend(slot.waker.take());
+            }
+        }
+        take_foreign(&mut children.foreign, None, &mut wakeups);
+        wakeups
+    }
+
+    /// Whether the scope has been closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.children.lock().closed
+    }
+
+    /// Ready once every child has sent its done signal (phase 4); otherwise
+    /// stores `waker` so that the last child's signal wakes it (I4).
+    pub(crate) fn poll_drained(&self, waker: &Waker) -> Poll<()> {
+        let mut children = self.children.lock();
+        if children.live == 0 {
+            return Poll::Ready(());
+        }
+        if !children.waiters.iter().any(|w| w.will_wake(waker)) {
+            children.waiters.push(waker.clone());
+        }
+        Poll::Pending
+    }
+
+    /// Hands the owner's remaining termination to the last child. Returns it
+    /// back if no child is live, for the caller to run at once.
+    pub(crate) fn adopt(&self, orphan: Orphan) -> Option<Orphan> {
+        let mut children = self.children.lock();
+        if children.live == 0 {
+            return Some(orphan);
+        }
+        debug_assert!(children.orphan.is_none(), "a node has one owner");
+        children.orphan = Some(orphan);
+        None
+    }
+
+    /// Number of children that have not yet sent their done signal.
+    pub(crate) fn live(&self) -> usize {
+        self.children.lock().live
+    }
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let children = self.children.lock();
+        f.debug_struct("Node")
+            .field("root", &self.root)
+            .field("closed", &children.closed)
+            .field("live", &children.live)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Moves the foreign cancel-receiver wakers of slot `key` (or of every slot
+/// if `key` is `None`) into `wakeups`.
+fn take_foreign(foreign: &mut Vec<(usize, Waker)>, key: Option<usize>, wakeups: &mut Wakeups) {
+    if foreign.is_empty() {
+        return;
+    }
+    let mut i = 0;
+    while i < foreign.len() {
+        if key.is_none_or(|k| foreign[i].0 == k) {
+            wakeups.0.push(foreign.swap_remove(i).1);
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// A child's reference to its slot: the parent scope and the slot key.
+///
+/// Owned by the child's wrapper future (or by a `DoneSender`); consumed by
+/// [`finish_chain`], which sends the done signal (phase 6).
+pub(crate) struct Link {
+    pub(crate) node: Arc<Node>,
+    pub(crate) key: usize,
+}
+
+impl Link {
+    /// Sends this child's done signal to its parent scope (phase 6; I4).
+    /// Returns the parent's orphan continuation if this was its last child.
+    fn done(self) -> Option<Orphan> {
+        let mut children = self.node.children.lock();
+        let children_ref = &mut *children;
+        let slot = &mut children_ref.slots[self.key];
+        debug_assert!(slot.linked, "a done signal is sent once (G4)");
+        slot.linked = false;
+        slot.refs -= 1;
+        let stale_waker = slot.waker.take();
+        let removed = if slot.refs == 0 {
+            Some(children_ref.slots.remove(self.key))
+        } else {
+            None
+        };
+        let mut wakeups = Wakeups::default();
+        take_foreign(&mut children_ref.foreign, Some(self.key), &mut wakeups);
+        children_ref.live -= 1;
+        let orphan = if children_ref.live == 0 {
+            wakeups.0.append(&mut children_ref.waiters);
+            children_ref.orphan.take()
+        } else {
+            None
+        };
+        drop(children);
+        drop(stale_waker);
+        drop(removed);
+        wakeups.wake();
+        orphan
+    }
+}
+
+impl fmt::Debug for Link {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Link").field("key", &self.key).finish()
+    }
+}
+
+/// Sends `link`'s done signal and runs, in a loop, every orphan continuation
+/// that this completes (G9: a chain of dropped wrappers 100,000 deep unwinds
+/// here without recursion).
+pub(crate) fn finish_chain(link: Link) {
+    let mut next = Some(link);
+    while let Some(link) = next.take() {
+        if let Some(orphan) = link.done() {
+            next = orphan();
+        }
+    }
+}
