@@ -1,5 +1,6 @@
 //! Structured concurrency for async Rust (crate docs to come).
 #![forbid(unsafe_code)]
+#![deny(clippy::disallowed_types)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 

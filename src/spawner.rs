@@ -285,11 +285,16 @@ where
         // If `make` (user code) panics, the guard ends the registered child:
         // its scope is closed, and `done` and the done signal follow (G4).
         let mut guard = Unmade {
-            parts: Some((link, scope, done, shared)),
+            link: Some(link),
+            scope,
+            done: Some(done),
+            shared,
         };
         let fut = make(child);
-        let (link, scope, done, shared) = guard.parts.take().expect("taken once");
-        let task = ScopedTask::new(link, scope, fut, done, shared);
+        let (Some(link), Some(done)) = (guard.link.take(), guard.done.take()) else {
+            unreachable!("the guard is disarmed once")
+        };
+        let task = ScopedTask::new(link, guard.scope.take(), fut, done, guard.shared.take());
         // If the executor refuses, it drops `task`, whose drop ends it (G4).
         self.spawn_executor(task)?;
         Ok(cancel_sender)
@@ -341,13 +346,17 @@ impl ScopedSpawner<crate::TokioSpawner> {
 /// its scope (with any children `make` registered) is closed, and `done` and
 /// the done signal follow once those children are done (G4, G5).
 struct Unmade<T: Send + 'static, D: FnOnce() + Send + 'static> {
-    parts: Option<(Link, Option<Arc<Node>>, D, Option<Arc<Shared<T>>>)>,
+    link: Option<Link>,
+    scope: Option<Arc<Node>>,
+    done: Option<D>,
+    shared: Option<Arc<Shared<T>>>,
 }
 
 impl<T: Send + 'static, D: FnOnce() + Send + 'static> Drop for Unmade<T, D> {
     fn drop(&mut self) {
-        if let Some((link, scope, done, shared)) = self.parts.take() {
-            terminate_detached(scope, link, move || run_done(Some(done), shared));
+        if let Some(link) = self.link.take() {
+            let (done, shared) = (self.done.take(), self.shared.take());
+            terminate_detached(self.scope.take(), link, move || run_done(done, shared));
         }
     }
 }
