@@ -63,9 +63,9 @@ impl SpawnError {
 impl fmt::Display for SpawnError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SpawnError::Terminated => {
-                f.write_str("cannot spawn: the spawner's task has terminated or its root was shut down")
-            }
+            SpawnError::Terminated => f.write_str(
+                "cannot spawn: the spawner's task has terminated or its root was shut down",
+            ),
             SpawnError::Executor => f.write_str("cannot spawn: the executor refused the task"),
         }
     }

@@ -19,8 +19,6 @@ mod imp {
     #[derive(Debug, Default)]
     pub(crate) struct Mutex<T>(std::sync::Mutex<T>);
 
-
-
     impl<T> Mutex<T> {
         pub(crate) fn new(value: T) -> Self {
             Self(std::sync::Mutex::new(value))
@@ -42,8 +40,6 @@ mod imp {
     /// loom's `Mutex`, with the same poison-free `lock` as the std build.
     #[derive(Debug)]
     pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
-
-
 
     impl<T> Mutex<T> {
         pub(crate) fn new(value: T) -> Self {

@@ -215,6 +215,15 @@ impl CancelSender {
     }
 }
 
+impl CancelSender {
+    /// Cancels the child, keeping the sender (for `TaskHandle::cancel`).
+    pub(crate) fn cancel_in_place(&self) {
+        if let Some(slot) = &self.slot {
+            slot.node.cancel(slot.key);
+        }
+    }
+}
+
 impl SignalSender for CancelSender {}
 
 impl ForgettableSignalSender for CancelSender {
@@ -318,7 +327,9 @@ impl Future for CancelReceiver {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.slot.node.poll_cancel_receiver(self.slot.key, cx.waker())
+        self.slot
+            .node
+            .poll_cancel_receiver(self.slot.key, cx.waker())
     }
 }
 
@@ -374,7 +385,10 @@ impl DoneSender {
 
     /// Takes the link and the done cell out, for the wrapper to own.
     pub(crate) fn into_parts(mut self) -> (Link, Option<Arc<Shared<()>>>) {
-        let link = self.link.take().expect("a DoneSender holds its link until dropped");
+        let link = self
+            .link
+            .take()
+            .expect("a DoneSender holds its link until dropped");
         (link, self.shared.take())
     }
 }
@@ -383,12 +397,11 @@ impl SignalSender for DoneSender {}
 
 impl Drop for DoneSender {
     fn drop(&mut self) {
-        if let Some(shared) = self.shared.take() {
-            shared.set_outcome(Outcome::Cancelled);
-            shared.complete();
-        }
         if let Some(link) = self.link.take() {
             finish_chain(link);
+        }
+        if let Some(shared) = self.shared.take() {
+            shared.complete(Some(Outcome::Cancelled));
         }
     }
 }
@@ -487,6 +500,8 @@ pub(crate) enum Outcome<T> {
     Cancelled,
     /// Polling or dropping it panicked.
     Panicked(Box<dyn Any + Send + 'static>),
+    /// It failed, and its fail-fast scope took the failure (tree.rs, I7).
+    Failed,
 }
 
 /// The done cell shared by a child and its observers: the outcome, set in
@@ -523,12 +538,31 @@ impl<T> Shared<T> {
         drop(outcome);
     }
 
-    /// Marks the termination complete and wakes the observer (phase 6).
-    pub(crate) fn complete(&self) {
-        let waker = {
+    /// Replaces the recorded outcome (a task whose scope failed takes on
+    /// that failure; tree.rs, I7).
+    pub(crate) fn replace_outcome(&self, outcome: Outcome<T>) {
+        let previous = self.state.lock().outcome.replace(outcome);
+        drop(previous);
+    }
+
+    /// Marks the termination complete and wakes the observer (phase 6),
+    /// recording `outcome` first if none was recorded yet.
+    pub(crate) fn complete(&self, outcome: Option<Outcome<T>>) {
+        let (waker, _unused) = {
             let mut state = self.state.lock();
             state.complete = true;
-            state.waker.take()
+            let unused = match (&state.outcome, outcome) {
+                (None, Some(outcome)) => {
+                    state.outcome = Some(outcome);
+                    None
+                }
+                (None, None) => {
+                    state.outcome = Some(Outcome::Cancelled);
+                    None
+                }
+                (Some(_), outcome) => outcome,
+            };
+            (state.waker.take(), unused)
         };
         if let Some(waker) = waker {
             waker.wake();
@@ -553,7 +587,6 @@ impl<T> Shared<T> {
     }
 
     /// Takes the outcome once the termination is complete.
-    #[allow(dead_code)] // read by typed task handles
     pub(crate) fn take_outcome(&self) -> Option<Outcome<T>> {
         let mut state = self.state.lock();
         if state.complete {

@@ -12,7 +12,7 @@ use crate::remote_scope::RemoteSpawner;
 use crate::signal::{CancelSender, DoneReceiver, ParentSignals, Shared};
 use crate::task::{run_done, terminate_detached, ScopedTask};
 use crate::tree::{Link, Node};
-use crate::SpawnError;
+use crate::{SpawnError, TaskHandle};
 
 /// Spawns children of the current task (or of a root).
 ///
@@ -100,6 +100,37 @@ pub trait ScopedSpawn: Clone + Send + Sync {
         Fut: Future<Output = ()> + Send + 'static,
         Done: FnOnce() + Send + 'static;
 
+    /// Spawns a child that does not spawn, and returns a typed handle to
+    /// its result: the `tokio::spawn` of the tree.
+    ///
+    /// Dropping the handle cancels the child; [`TaskHandle::detach`] lets it
+    /// run. A panic in `fut` is caught and reported through the handle
+    /// (or, in a fail-fast scope, taken by the scope).
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::Terminated`] if this spawner's task has terminated;
+    /// [`SpawnError::Executor`] if the executor refused the task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tasktree::{ScopedSpawn, ScopedSpawner};
+    ///
+    /// async fn greet(spawner: impl ScopedSpawn) -> &'static str {
+    ///     spawner.spawn_task(async { "hello" }).unwrap().await.unwrap()
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// assert_eq!(greet(ScopedSpawner::tokio()).await, "hello");
+    /// # }
+    /// ```
+    fn spawn_task<Fut>(&self, fut: Fut) -> Result<TaskHandle<Fut::Output>, SpawnError>
+    where
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static;
+
     /// The low-level spawner of this spawner's scope.
     fn as_raw(&self) -> &RemoteSpawner;
 
@@ -167,6 +198,44 @@ where
             executor,
             raw: RemoteSpawner::root(),
         }
+    }
+
+    /// Spawns a child and returns a typed handle to its result: the
+    /// `tokio::spawn` of the tree. The same as
+    /// [`ScopedSpawn::spawn_task`], callable without importing the trait.
+    ///
+    /// Dropping the handle cancels the child; [`TaskHandle::detach`] lets it
+    /// run. A panic in `fut` is caught and reported through the handle (or,
+    /// in a fail-fast scope, taken by the scope).
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::Terminated`] if this spawner's task has terminated;
+    /// [`SpawnError::Executor`] if the executor refused the task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// let handle = root.spawn_task(async { 6 * 7 }).unwrap();
+    /// assert_eq!(handle.await.unwrap(), 42);
+    /// # }
+    /// ```
+    pub fn spawn_task<Fut>(&self, fut: Fut) -> Result<TaskHandle<Fut::Output>, SpawnError>
+    where
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let shared = Arc::new(Shared::new());
+        let sender = self.spawn_child(|_| fut, false, || (), Some(shared.clone()))?;
+        let sender = sender.expect("a sender was registered with the done cell");
+        Ok(TaskHandle::new(sender, shared))
+    }
+
+    pub(crate) fn from_parts(executor: S, raw: RemoteSpawner) -> Self {
+        Self { executor, raw }
     }
 
     /// The executor this spawner spawns onto.
@@ -238,6 +307,41 @@ where
         self.raw.node.is_closed()
     }
 
+    /// Sets what a child's failure (a panic) does to this spawner's scope:
+    /// [`FailurePolicy::Supervised`] (the default for spawners) reports it
+    /// only through the child's own handle; [`FailurePolicy::FailFast`]
+    /// cancels the other children and the scope's own task, and that task
+    /// then fails with the child's panic, which is reported upwards in turn.
+    /// The policy applies to the whole scope, through every clone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tasktree::{FailurePolicy, ScopedSpawn, ScopedSpawner};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// let signals = root
+    ///     .spawn_with_signal(
+    ///         |spawner| async move {
+    ///             spawner.set_failure_policy(FailurePolicy::FailFast);
+    ///             spawner.spawn_future(async { panic!("child failed") }, || ()).unwrap();
+    ///             std::future::pending::<()>().await; // cancelled by the failure
+    ///         },
+    ///         || println!("parent done"),
+    ///     )
+    ///     .unwrap();
+    /// signals.done_receiver.await;
+    /// # drop(signals.cancel_sender);
+    /// # }
+    /// ```
+    pub fn set_failure_policy(&self, policy: FailurePolicy) {
+        self.raw
+            .node
+            .set_fail_fast(matches!(policy, FailurePolicy::FailFast));
+    }
+
     /// The number of children spawned through this scope that have not yet
     /// sent their done signal.
     ///
@@ -261,7 +365,7 @@ where
 
     /// Registers a child, makes its future, wraps it and hands it to the
     /// executor: the one path every spawn method takes.
-    fn spawn_task<T, Fut, Make, Done>(
+    pub(crate) fn spawn_child<T, Fut, Make, Done>(
         &self,
         make: Make,
         own_scope: bool,
@@ -275,9 +379,16 @@ where
         Done: FnOnce() + Send + 'static,
     {
         let with_sender = shared.is_some();
-        let link = Node::register(&self.raw.node, u32::from(with_sender))?;
+        // Views of the new slot: the cancel sender, and the owner entry of the
+        // child's own scope (tree.rs, I5, I7).
+        let views = u32::from(with_sender) + u32::from(own_scope);
+        let link = Node::register(&self.raw.node, views)?;
         let cancel_sender = with_sender.then(|| CancelSender::new(link.node.clone(), link.key));
-        let scope = own_scope.then(Node::new_task);
+        let scope = own_scope.then(|| {
+            let node = Node::new_task();
+            node.set_owner(&link);
+            node
+        });
         let child = scope.as_ref().map(|node| ScopedSpawner {
             executor: self.executor.clone(),
             raw: RemoteSpawner::from_node(node.clone()),
@@ -305,7 +416,9 @@ where
         F: Future<Output = ()> + Send + 'static,
     {
         #[cfg(feature = "tokio")]
-        if let Some(tokio) = (&self.executor as &dyn std::any::Any).downcast_ref::<crate::TokioSpawner>() {
+        if let Some(tokio) =
+            (&self.executor as &dyn std::any::Any).downcast_ref::<crate::TokioSpawner>()
+        {
             tokio.spawn_direct(task);
             return Ok(());
         }
@@ -342,6 +455,31 @@ impl ScopedSpawner<crate::TokioSpawner> {
     }
 }
 
+/// What a child's failure does to the rest of its scope.
+///
+/// Set on a spawner with [`ScopedSpawner::set_failure_policy`]; scope blocks
+/// choose theirs by the function that opens them ([`scope`](crate::scope) and
+/// [`try_scope`](crate::try_scope) are fail-fast,
+/// [`supervised_scope`](crate::supervised_scope) is supervised).
+///
+/// # Examples
+///
+/// ```
+/// use tasktree::FailurePolicy;
+///
+/// assert_ne!(FailurePolicy::FailFast, FailurePolicy::Supervised);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailurePolicy {
+    /// The first child that fails (panics, or returns an error through
+    /// [`TryScope::spawn_try`](crate::TryScope::spawn_try)) cancels its
+    /// siblings and the scope's owner; the owner reports that failure.
+    FailFast,
+    /// A child's failure is reported only through its own handle and does
+    /// not touch its siblings.
+    Supervised,
+}
+
 /// Ends a child whose future `make` panicked before its task was built:
 /// its scope (with any children `make` registered) is closed, and `done` and
 /// the done signal follow once those children are done (G4, G5).
@@ -356,7 +494,9 @@ impl<T: Send + 'static, D: FnOnce() + Send + 'static> Drop for Unmade<T, D> {
     fn drop(&mut self) {
         if let Some(link) = self.link.take() {
             let (done, shared) = (self.done.take(), self.shared.take());
-            terminate_detached(self.scope.take(), link, move || run_done(done, shared));
+            terminate_detached(self.scope.take(), link, move || {
+                run_done(done, shared, None)
+            });
         }
     }
 }
@@ -372,7 +512,7 @@ where
         Done: FnOnce() + Send + 'static,
     {
         let make = |child: Option<Self>| fun(child.expect("a spawner for a child with a scope"));
-        self.spawn_task::<(), _, _, _>(make, true, done, None)
+        self.spawn_child::<(), _, _, _>(make, true, done, None)
             .map(drop)
     }
 
@@ -388,7 +528,7 @@ where
     {
         let shared = Arc::new(Shared::new());
         let make = |child: Option<Self>| fun(child.expect("a spawner for a child with a scope"));
-        let sender = self.spawn_task(make, true, done, Some(shared.clone()))?;
+        let sender = self.spawn_child(make, true, done, Some(shared.clone()))?;
         Ok(signals(sender, shared))
     }
 
@@ -397,7 +537,7 @@ where
         Fut: Future<Output = ()> + Send + 'static,
         Done: FnOnce() + Send + 'static,
     {
-        self.spawn_task::<(), _, _, _>(|_| fut, false, done, None)
+        self.spawn_child::<(), _, _, _>(|_| fut, false, done, None)
             .map(drop)
     }
 
@@ -411,8 +551,16 @@ where
         Done: FnOnce() + Send + 'static,
     {
         let shared = Arc::new(Shared::new());
-        let sender = self.spawn_task(|_| fut, false, done, Some(shared.clone()))?;
+        let sender = self.spawn_child(|_| fut, false, done, Some(shared.clone()))?;
         Ok(signals(sender, shared))
+    }
+
+    fn spawn_task<Fut>(&self, fut: Fut) -> Result<TaskHandle<Fut::Output>, SpawnError>
+    where
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        ScopedSpawner::spawn_task(self, fut)
     }
 
     fn as_raw(&self) -> &RemoteSpawner {
@@ -476,12 +624,14 @@ impl Future for Shutdown {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.node.poll_drained(cx.waker())
+        self.node.poll_drained(cx.waker(), false)
     }
 }
 
 impl fmt::Debug for Shutdown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Shutdown").field("scope", &self.node).finish()
+        f.debug_struct("Shutdown")
+            .field("scope", &self.node)
+            .finish()
     }
 }

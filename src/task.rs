@@ -11,7 +11,7 @@ use pin_project_lite::pin_project;
 
 use crate::loom::Arc;
 use crate::signal::{Outcome, Shared};
-use crate::tree::{finish_chain, Link, Node, Orphan};
+use crate::tree::{finish_chain, Failure, Link, Node, Orphan};
 
 pin_project! {
     /// Where a task is in its termination.
@@ -55,7 +55,7 @@ pin_project! {
     /// let root = ScopedSpawner::tokio();
     /// let (parent, child) = root.as_raw().spawn_raw_with_signal().unwrap();
     /// let task: tasktree::remote_scope::ScopedTask<_, _> =
-    ///     RemoteScope::new().wrap(child, async { 1 + 1; }, || ());
+    ///     RemoteScope::new().wrap(child, async { println!("running") }, || ());
     /// task.await; // run it inline, or hand it to any executor
     /// parent.done_receiver.await;
     /// # drop(parent.cancel_sender);
@@ -105,7 +105,7 @@ pin_project! {
                 let shared = this.shared.take();
                 let done = this.done.take();
                 terminate_detached(this.scope.take(), link, move || {
-                    run_done(done, shared);
+                    run_done(done, shared, None);
                 });
             }
         }
@@ -183,29 +183,47 @@ where
                         }
                     };
                     // Phase 2: drop the future.
-                    let outcome = drop_future(this.phase.as_mut(), outcome);
+                    let mut outcome = drop_future(this.phase.as_mut(), outcome);
+                    if let Outcome::Panicked(panic) = outcome {
+                        outcome = report_panic(Some(link), panic);
+                    }
+                    let Some(scope) = this.scope.as_ref() else {
+                        // A leaf: no children, so phases 3 and 4 are empty.
+                        this.phase.set(Phase::Signalled);
+                        finish(
+                            this.done.take(),
+                            this.link.take(),
+                            this.shared.take(),
+                            Some(outcome),
+                        );
+                        return Poll::Ready(());
+                    };
                     if let Some(shared) = this.shared.as_ref() {
                         shared.set_outcome(outcome);
                     }
                     // Phase 3: cancel the children; no new child can join.
-                    if let Some(scope) = this.scope.as_ref() {
-                        scope.close().wake();
-                    }
+                    scope.close().wake();
                 }
                 PhaseProj::Draining => {
                     // Phase 4: wait for every child's done signal.
                     if let Some(scope) = this.scope.as_ref() {
-                        if scope.poll_drained(cx.waker()).is_pending() {
+                        if scope.poll_drained(cx.waker(), false).is_pending() {
                             return Poll::Pending;
+                        }
+                        scope.release_owner();
+                        // A failure kept by this fail-fast scope is this
+                        // task's failure, reported upwards in turn (I7).
+                        if let Some(failure) = scope.take_failure() {
+                            let outcome = report_panic(this.link.as_ref(), failure.into_payload());
+                            if let Some(shared) = this.shared.as_ref() {
+                                shared.replace_outcome(outcome);
+                            }
                         }
                     }
                     this.phase.set(Phase::Signalled);
                     *this.scope = None;
                     // Phase 5, then phase 6.
-                    run_done(this.done.take(), this.shared.take());
-                    if let Some(link) = this.link.take() {
-                        finish_chain(link);
-                    }
+                    finish(this.done.take(), this.link.take(), this.shared.take(), None);
                     return Poll::Ready(());
                 }
                 PhaseProj::Signalled => return Poll::Ready(()),
@@ -253,21 +271,57 @@ fn drop_future<F: Future>(
     }
 }
 
-/// Phase 5 (`done`, panics contained) and the observer's half of phase 6.
-pub(crate) fn run_done<T, D: FnOnce()>(done: Option<D>, shared: Option<Arc<Shared<T>>>) {
+/// Reports a panic to the task's parent: a fail-fast parent takes it and
+/// cancels its other children (I7); otherwise it stays with the task.
+fn report_panic<T>(link: Option<&Link>, panic: Box<dyn std::any::Any + Send>) -> Outcome<T> {
+    let Some(link) = link else {
+        return Outcome::Panicked(panic);
+    };
+    match link.node.report_failure(Failure::Panic(panic)) {
+        Ok(()) => Outcome::Failed,
+        Err(failure) => Outcome::Panicked(failure.into_payload()),
+    }
+}
+
+/// Phases 5 and 6 of a task whose wrapper is alive: `done`, then the done
+/// signal to the parent, then to the observer (in that order, so that a
+/// resolved handle or done receiver finds its parent's count already
+/// lowered).
+fn finish<T, D: FnOnce()>(
+    done: Option<D>,
+    link: Option<Link>,
+    shared: Option<Arc<Shared<T>>>,
+    outcome: Option<Outcome<T>>,
+) {
+    run_done(done, None::<Arc<Shared<T>>>, None);
+    if let Some(link) = link {
+        finish_chain(link);
+    }
+    if let Some(shared) = shared {
+        shared.complete(outcome);
+    }
+}
+
+/// Phase 5 (`done`, panics contained) and the observer's half of phase 6,
+/// recording `outcome` if it was not recorded in phase 2.
+pub(crate) fn run_done<T, D: FnOnce()>(
+    done: Option<D>,
+    shared: Option<Arc<Shared<T>>>,
+    outcome: Option<Outcome<T>>,
+) {
     if let Some(done) = done {
         if let Err(panic) = catch_unwind(AssertUnwindSafe(done)) {
             drop_panic(panic);
         }
     }
     if let Some(shared) = shared {
-        shared.complete();
+        shared.complete(outcome);
     }
 }
 
 /// Drops a panic payload; a payload whose own destructor panics is leaked
 /// rather than allowed to unwind through the tree.
-fn drop_panic(panic: Box<dyn std::any::Any + Send>) {
+pub(crate) fn drop_panic(panic: Box<dyn std::any::Any + Send>) {
     if let Err(inner) = catch_unwind(AssertUnwindSafe(move || drop(panic))) {
         std::mem::forget(inner);
     }
@@ -288,6 +342,7 @@ pub(crate) fn terminate_detached(
         return;
     };
     scope.close().wake();
+    scope.release_owner();
     let orphan: Orphan = Box::new(move || {
         finish();
         Some(link)

@@ -31,6 +31,11 @@
 //!   waker under the same lock, so a cancel either is seen by the next poll or
 //!   wakes the waker stored before it (G3, G4).
 //!   Checked by `g4_exactly_once.rs`.
+//! - **I7** Under fail-fast, the first reported failure is stored, the scope
+//!   is closed and every live child is cancelled in the same critical section,
+//!   and the waiters (the scope block, or the owner in phase 4) are woken after
+//!   it; later failures stay with their own task handles. A scope block reads
+//!   the failure only after `live` reached zero (G1 for scopes).
 //!
 //! # Lock order
 //!
@@ -65,6 +70,7 @@
 //! which the last child to finish runs. Chains of such continuations are run
 //! by the loop in [`finish_chain`], never by recursion (G9).
 
+use std::any::Any;
 use std::fmt;
 use std::task::{Poll, Waker};
 
@@ -99,6 +105,32 @@ struct Children {
     /// Wakers of cancel receivers polled from a task other than the one that
     /// owns the slot, with their slot key. Rarely used.
     foreign: Vec<(usize, Waker)>,
+    /// Fail-fast: the first child failure cancels the scope (I7).
+    fail_fast: bool,
+    /// The first failure reported under fail-fast; taken by the node's owner
+    /// (a scope block, or the task whose scope this is) once `live` is zero.
+    failure: Option<Failure>,
+    /// The owner task's slot in its own parent, if this is a task's scope:
+    /// a fail-fast failure cancels the owner too (I7). Holds a slot view (I5).
+    owner: Option<(Arc<Node>, usize)>,
+}
+
+/// A failure reported by a child to a fail-fast scope (I7).
+pub(crate) enum Failure {
+    /// The child's future panicked; the payload.
+    Panic(Box<dyn Any + Send>),
+    /// The child returned an error through `TryScope::spawn_try`; the boxed
+    /// error.
+    Error(Box<dyn Any + Send>),
+}
+
+impl Failure {
+    /// The payload, whichever kind of failure it is.
+    pub(crate) fn into_payload(self) -> Box<dyn Any + Send> {
+        match self {
+            Failure::Panic(payload) | Failure::Error(payload) => payload,
+        }
+    }
 }
 
 struct Slot {
@@ -135,6 +167,9 @@ impl Node {
                 waiters: Vec::new(),
                 orphan: None,
                 foreign: Vec::new(),
+                fail_fast: false,
+                failure: None,
+                owner: None,
             }),
             root,
             handles: AtomicUsize::new(0),
@@ -245,42 +280,42 @@ impl Node {
         self.children.lock().slots[key].refs += 1;
     }
 
-    /// Drops a view of slot `key`, cancelling the task first if `cancel`.
-    pub(crate) fn release(&self, key: usize, cancel: bool) {
+    /// Cancels the task of slot `key`, if it has not yet finished (I6).
+    pub(crate) fn cancel(&self, key: usize) {
         let mut wakeups = Wakeups::default();
-        let mut children = self.children.lock();
-        let children_ref = &mut *children;
-        let slot = &mut children_ref.slots[key];
-        if cancel && slot.linked && !slot.cancelled {
+        let mut guard = self.children.lock();
+        let children = &mut *guard;
+        let slot = &mut children.slots[key];
+        if slot.linked && !slot.cancelled {
             slot.cancelled = true;
             wakeups.0.extend(slot.waker.take());
-            take_foreign(&mut children_ref.foreign, Some(key), &mut wakeups);
+            take_foreign(&mut children.foreign, Some(key), &mut wakeups);
         }
-        let slot = &mut children_ref.slots[key];
+        drop(guard);
+        wakeups.wake();
+    }
+
+    /// Drops a view of slot `key`, cancelling the task first if `cancel`.
+    pub(crate) fn release(&self, key: usize, cancel: bool) {
+        if cancel {
+            self.cancel(key);
+        }
+        let mut children = self.children.lock();
+        let slot = &mut children.slots[key];
         slot.refs -= 1;
         let removed = if slot.refs == 0 {
-            Some(children_ref.slots.remove(key))
+            Some(children.slots.remove(key))
         } else {
             None
         };
         drop(children);
         drop(removed);
-        wakeups.wake();
     }
 
     /// Closes the scope and cancels every child (phase 3; I1, I6). Idempotent.
     pub(crate) fn close(&self) -> Wakeups {
         let mut wakeups = Wakeups::default();
-        let mut children = self.children.lock();
-        let children = &mut *children;
-        children.closed = true;
-        for (_, slot) in children.slots.iter_mut() {
-            if slot.linked && !slot.cancelled {
-                slot.cancelled = true;
-                wakeups.0.extend(slot.waker.take());
-            }
-        }
-        take_foreign(&mut children.foreign, None, &mut wakeups);
+        close_locked(&mut self.children.lock(), &mut wakeups);
         wakeups
     }
 
@@ -289,11 +324,90 @@ impl Node {
         self.children.lock().closed
     }
 
+    /// Makes the scope fail-fast: the first failure reported by a child
+    /// closes it and cancels every child (I7).
+    pub(crate) fn set_fail_fast(&self, fail_fast: bool) {
+        self.children.lock().fail_fast = fail_fast;
+    }
+
+    /// A child reports a failure. Under fail-fast, the first one is kept,
+    /// the scope closed, every child and the owner task cancelled and the
+    /// waiters woken (I7); otherwise (or if a failure is already kept) it is
+    /// handed back.
+    pub(crate) fn report_failure(&self, failure: Failure) -> Result<(), Failure> {
+        let mut wakeups = Wakeups::default();
+        let mut children = self.children.lock();
+        if !children.fail_fast || children.failure.is_some() {
+            return Err(failure);
+        }
+        children.failure = Some(failure);
+        close_locked(&mut children, &mut wakeups);
+        wakeups.0.append(&mut children.waiters);
+        // Taking the owner's view makes this thread the one to release it.
+        let owner = children.owner.take();
+        drop(children);
+        wakeups.wake();
+        // The owner's slot lives in another node: locked after this one is
+        // released (I2).
+        if let Some((node, key)) = owner {
+            node.release(key, true);
+        }
+        Ok(())
+    }
+
+    /// Whether a failure has been kept (I7).
+    pub(crate) fn has_failed(&self) -> bool {
+        self.children.lock().failure.is_some()
+    }
+
+    /// Takes the kept failure, if any (I7).
+    pub(crate) fn take_failure(&self) -> Option<Failure> {
+        self.children.lock().failure.take()
+    }
+
+    /// Records the owner task's slot (see `Children::owner`). The caller has
+    /// counted a view of that slot for it when registering it (I5).
+    pub(crate) fn set_owner(&self, link: &Link) {
+        let previous = self
+            .children
+            .lock()
+            .owner
+            .replace((link.node.clone(), link.key));
+        debug_assert!(previous.is_none(), "a scope has one owner");
+    }
+
+    /// Releases the owner's slot view when the owner task terminates, unless
+    /// a failure report already took it.
+    pub(crate) fn release_owner(&self) {
+        let owner = self.children.lock().owner.take();
+        if let Some((node, key)) = owner {
+            node.release(key, false);
+        }
+    }
+
+    /// Whether a failure has been kept; if not, stores `waker` to be woken
+    /// by one (I7).
+    pub(crate) fn poll_failed(&self, waker: &Waker) -> bool {
+        let mut children = self.children.lock();
+        if children.failure.is_some() {
+            return true;
+        }
+        if !children.waiters.iter().any(|w| w.will_wake(waker)) {
+            children.waiters.push(waker.clone());
+        }
+        false
+    }
+
     /// Ready once every child has sent its done signal (phase 4); otherwise
-    /// stores `waker` so that the last child's signal wakes it (I4).
-    pub(crate) fn poll_drained(&self, waker: &Waker) -> Poll<()> {
+    /// stores `waker` so that the last child's signal wakes it (I4). With
+    /// `close`, the scope is closed in the same critical section that sees it
+    /// drained, so no child can join after (I1).
+    pub(crate) fn poll_drained(&self, waker: &Waker, close: bool) -> Poll<()> {
         let mut children = self.children.lock();
         if children.live == 0 {
+            if close {
+                children.closed = true;
+            }
             return Poll::Ready(());
         }
         if !children.waiters.iter().any(|w| w.will_wake(waker)) {
@@ -329,6 +443,18 @@ impl fmt::Debug for Node {
             .field("live", &children.live)
             .finish_non_exhaustive()
     }
+}
+
+/// Closes the scope and cancels every live child, under its lock (I1, I6).
+fn close_locked(children: &mut Children, wakeups: &mut Wakeups) {
+    children.closed = true;
+    for (_, slot) in children.slots.iter_mut() {
+        if slot.linked && !slot.cancelled {
+            slot.cancelled = true;
+            wakeups.0.extend(slot.waker.take());
+        }
+    }
+    take_foreign(&mut children.foreign, None, wakeups);
 }
 
 /// Moves the foreign cancel-receiver wakers of slot `key` (or of every slot

@@ -1,0 +1,345 @@
+//! Typed task handles: the `JoinHandle` of the task tree.
+
+use std::any::Any;
+use std::error::Error;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::loom::Arc;
+use crate::signal::{CancelSender, ForgettableSignalSender, Outcome, Shared};
+
+/// Why a task gave no value: it was cancelled, it panicked, or its failure
+/// was taken by its fail-fast scope.
+///
+/// The shape of tokio's `JoinError`.
+///
+/// # Examples
+///
+/// ```
+/// use tasktree::ScopedSpawner;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let root = ScopedSpawner::tokio();
+/// let handle = root.spawn_task(async { panic!("boom") }).unwrap();
+/// let err = handle.await.unwrap_err();
+/// assert!(err.is_panic());
+/// assert_eq!(*err.into_panic().downcast::<&str>().unwrap(), "boom");
+/// # }
+/// ```
+pub struct TaskError {
+    repr: Repr,
+}
+
+enum Repr {
+    Cancelled,
+    Panic(Box<dyn Any + Send + 'static>),
+    Failed,
+}
+
+impl TaskError {
+    pub(crate) fn cancelled() -> Self {
+        Self {
+            repr: Repr::Cancelled,
+        }
+    }
+
+    /// Whether the task was cancelled before its future completed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tasktree::ScopedSpawner;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// let handle = root.spawn_task(std::future::pending::<()>()).unwrap();
+    /// handle.cancel();
+    /// assert!(handle.await.unwrap_err().is_cancelled());
+    /// # }
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// Whether the task's future panicked (while polled or dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tasktree::ScopedSpawner;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// let handle = root.spawn_task(async { panic!("boom") }).unwrap();
+    /// assert!(handle.await.unwrap_err().is_panic());
+    /// # }
+    /// ```
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panic(_))
+    }
+
+    /// Whether the task failed (panicked, or returned an error through
+    /// [`TryScope::spawn_try`](crate::TryScope::spawn_try)) inside a fail-fast
+    /// scope, which took the failure and reports it itself: the scope block
+    /// resumes the panic or returns the error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tasktree::ScopedSpawner;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// let handle = root.spawn_task(async {}).unwrap();
+    /// assert!(handle.await.is_ok());
+    /// # }
+    /// ```
+    pub fn is_failed(&self) -> bool {
+        matches!(self.repr, Repr::Failed)
+    }
+
+    /// The panic payload, to pass to `std::panic::resume_unwind`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the error is not a panic ([`is_panic`](Self::is_panic) is
+    /// false); [`try_into_panic`](Self::try_into_panic) does not.
+    ///
+    /// # Examples
+    ///
+    /// ```should_panic
+    /// use tasktree::ScopedSpawner;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// let handle = root.spawn_task(async { panic!("boom") }).unwrap();
+    /// if let Err(err) = handle.await {
+    ///     std::panic::resume_unwind(err.into_panic()); // re-raise in this task
+    /// }
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        match self.try_into_panic() {
+            Ok(payload) => payload,
+            Err(err) => {
+                panic!("`TaskError::into_panic` called on an error that is not a panic: {err}")
+            }
+        }
+    }
+
+    /// The panic payload, or the error back if it is not a panic.
+    ///
+    /// # Errors
+    ///
+    /// Returns `self` unchanged if the task did not panic.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tasktree::ScopedSpawner;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// let handle = root.spawn_task(std::future::pending::<()>()).unwrap();
+    /// handle.cancel();
+    /// let err = handle.await.unwrap_err();
+    /// assert!(err.try_into_panic().unwrap_err().is_cancelled());
+    /// # }
+    /// ```
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, TaskError> {
+        match self.repr {
+            Repr::Panic(payload) => Ok(payload),
+            repr => Err(TaskError { repr }),
+        }
+    }
+}
+
+/// Converts a task's outcome into what its handle yields.
+pub(crate) fn outcome_result<T>(outcome: Outcome<T>) -> Result<T, TaskError> {
+    match outcome {
+        Outcome::Completed(value) => Ok(value),
+        Outcome::Cancelled => Err(TaskError::cancelled()),
+        Outcome::Panicked(payload) => Err(TaskError {
+            repr: Repr::Panic(payload),
+        }),
+        Outcome::Failed => Err(TaskError { repr: Repr::Failed }),
+    }
+}
+
+/// The message of a panic payload, if it is a string.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<&'static str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Cancelled => f.write_str("task was cancelled"),
+            Repr::Panic(payload) => match panic_message(payload.as_ref()) {
+                Some(message) => write!(f, "task panicked with message {message:?}"),
+                None => f.write_str("task panicked"),
+            },
+            Repr::Failed => {
+                f.write_str("task failed; its enclosing fail-fast scope reports the failure")
+            }
+        }
+    }
+}
+
+impl fmt::Debug for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Cancelled => f.write_str("TaskError::Cancelled"),
+            Repr::Panic(payload) => f
+                .debug_tuple("TaskError::Panic")
+                .field(&panic_message(payload.as_ref()).unwrap_or("..."))
+                .finish(),
+            Repr::Failed => f.write_str("TaskError::Failed"),
+        }
+    }
+}
+
+impl Error for TaskError {}
+
+/// An owned permission to cancel a child and to await its result.
+///
+/// Returned by [`ScopedSpawn::spawn_task`](crate::ScopedSpawn::spawn_task).
+/// Awaiting it yields `Ok(value)` or a [`TaskError`], and resolves only once
+/// the child's whole termination is complete: its future and its
+/// descendants' futures are dropped and their `done` callbacks have run (G1).
+///
+/// **Dropping a handle cancels the child**, as dropping the seed's cancel
+/// sender does (this differs from tokio's `JoinHandle`, which detaches).
+/// [`detach`](Self::detach) gives that right up, as
+/// [`forget`](ForgettableSignalSender::forget) does: the child then runs until
+/// it completes or its parent terminates (G6).
+///
+/// # Cancel safety
+///
+/// Awaiting a handle is cancel safe: if the `.await` is dropped (in a
+/// `select!`, say), the handle is unchanged and can be awaited again.
+///
+/// # Examples
+///
+/// ```
+/// use tasktree::ScopedSpawner;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let root = ScopedSpawner::tokio();
+/// // Before: let handle = tokio::spawn(async { 6 * 7 });
+/// let handle = root.spawn_task(async { 6 * 7 }).unwrap();
+/// assert_eq!(handle.await.unwrap(), 42);
+/// # }
+/// ```
+#[must_use = "dropping a TaskHandle cancels the task; call `detach` to let it run"]
+pub struct TaskHandle<T> {
+    cancel: CancelSender,
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> TaskHandle<T> {
+    pub(crate) fn new(cancel: CancelSender, shared: Arc<Shared<T>>) -> Self {
+        Self { cancel, shared }
+    }
+
+    /// Cancels the child. Awaiting the handle afterwards yields
+    /// `Err(TaskError)` with [`is_cancelled`](TaskError::is_cancelled), unless
+    /// the child had already completed. Cancelling twice does nothing more.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tasktree::ScopedSpawner;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// let handle = root.spawn_task(std::future::pending::<()>()).unwrap();
+    /// handle.cancel();
+    /// assert!(handle.await.unwrap_err().is_cancelled());
+    /// # }
+    /// ```
+    pub fn cancel(&self) {
+        self.cancel.cancel_in_place();
+    }
+
+    /// Whether the child's termination is complete; awaiting the handle
+    /// would then not wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tasktree::ScopedSpawner;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// let handle = root.spawn_task(std::future::pending::<()>()).unwrap();
+    /// assert!(!handle.is_finished());
+    /// handle.cancel();
+    /// root.shutdown().await;
+    /// assert!(handle.is_finished());
+    /// # }
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.shared.is_complete()
+    }
+
+    /// Lets the child run without this handle: dropping the handle no longer
+    /// cancels it; it still terminates with its parent (G6). Its result is
+    /// discarded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tasktree::ScopedSpawner;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// root.spawn_task(async { println!("runs to completion") }).unwrap().detach();
+    /// # root.shutdown().await;
+    /// # }
+    /// ```
+    pub fn detach(self) {
+        self.cancel.forget();
+    }
+}
+
+impl<T> Future for TaskHandle<T> {
+    type Output = Result<T, TaskError>;
+
+    /// # Panics
+    ///
+    /// Panics if polled again after it returned `Ready`.
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.shared.poll_complete(cx.waker()).is_pending() {
+            return Poll::Pending;
+        }
+        match self.shared.take_outcome() {
+            Some(outcome) => Poll::Ready(outcome_result(outcome)),
+            None => panic!("`TaskHandle` polled after it returned `Ready`"),
+        }
+    }
+}
+
+impl<T> fmt::Debug for TaskHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskHandle")
+            .field("finished", &self.is_finished())
+            .finish_non_exhaustive()
+    }
+}

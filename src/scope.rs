@@ -1,0 +1,916 @@
+//! Scope blocks: structured concurrency for code that is not itself a task
+//! (a request handler, `main`), and the fail-fast and supervised policies.
+//!
+//! A scope block runs a body with a spawner of its own scope, and completes
+//! only when the body and every child have terminated. Unlike a task's own
+//! future (phase 3 of GUARANTEES.md cancels the children of a task whose
+//! future completed), a scope block *waits* for its children when its body
+//! ends, as Trio's nurseries and Kotlin's `coroutineScope` do.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_task::Spawn;
+use pin_project_lite::pin_project;
+
+use crate::handle::TaskHandle;
+use crate::loom::Arc;
+use crate::remote_scope::RemoteSpawner;
+use crate::signal::{Outcome, Shared};
+use crate::task::{drop_panic, terminate_detached};
+use crate::tree::{finish_chain, Failure, Link, Node};
+use crate::{FailurePolicy, ScopedSpawn, ScopedSpawner, SpawnError};
+
+/// How a scope block ended, before the public functions turn it into their
+/// output.
+enum Ended<T> {
+    /// The body returned this, and no failure was kept.
+    Body(T),
+    /// A failure: the first one kept by the fail-fast scope, or the body's
+    /// own panic in a supervised one.
+    Failed(Failure),
+}
+
+pin_project! {
+    #[project = BodyProj]
+    enum Body<F> {
+        Running { #[pin] fut: F },
+        Draining,
+        Ended,
+    }
+}
+
+pin_project! {
+    /// The future of a scope block: polls the body, then waits for the
+    /// children, then reports.
+    struct Block<F>
+    where
+        F: Future,
+    {
+        #[pin]
+        body: Body<F>,
+        node: Arc<Node>,
+        // The block's slot in an enclosing scope, if it was opened through a
+        // spawner (then the enclosing task waits for it; G1).
+        link: Option<Link>,
+        // Whether a cancel of `link`'s slot has been passed on to the children.
+        parent_cancelled: bool,
+        output: Option<F::Output>,
+        // Turns the body's output into a failure (`try_scope`'s `Err`).
+        classify: fn(F::Output) -> Result<F::Output, Box<dyn Any + Send>>,
+        // The body's panic, in a supervised scope (fail-fast keeps it in the node).
+        body_panic: Option<Box<dyn Any + Send>>,
+    }
+
+    impl<F> PinnedDrop for Block<F>
+    where
+        F: Future,
+    {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            let mut body = this.body;
+            if let BodyProj::Running { .. } = body.as_mut().project() {
+                if let Err(panic) = catch_unwind(AssertUnwindSafe(|| body.set(Body::Draining))) {
+                    drop_panic(panic);
+                }
+            }
+            if let BodyProj::Ended = body.as_mut().project() {
+                return;
+            }
+            // Dropped before the end: the children are cancelled; an
+            // enclosing scope (if any) waits for them, nothing else can.
+            match this.link.take() {
+                Some(link) => terminate_detached(Some(this.node.clone()), link, || ()),
+                None => this.node.close().wake(),
+            }
+        }
+    }
+}
+
+impl<F: Future> Block<F> {
+    fn poll_block(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Ended<F::Output>> {
+        let mut this = self.project();
+        loop {
+            match this.body.as_mut().project() {
+                BodyProj::Running { fut } => {
+                    if this.node.poll_failed(cx.waker()) {
+                        // A child failed: the body is cancelled (I7).
+                        drop_body(this.body.as_mut(), this.node, this.body_panic);
+                        continue;
+                    }
+                    if let Some(link) = this.link.as_ref() {
+                        if !*this.parent_cancelled && link.node.poll_cancelled(link.key, cx.waker())
+                        {
+                            // The enclosing scope was cancelled while the body
+                            // runs: the body is the enclosing task's own code,
+                            // which its task's termination drops; the block's
+                            // children are cancelled now.
+                            *this.parent_cancelled = true;
+                            this.node.close().wake();
+                        }
+                    }
+                    match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(output)) => match (this.classify)(output) {
+                            Ok(output) => *this.output = Some(output),
+                            Err(error) => fail(this.node, Failure::Error(error), this.body_panic),
+                        },
+                        Err(panic) => fail(this.node, Failure::Panic(panic), this.body_panic),
+                    }
+                    drop_body(this.body.as_mut(), this.node, this.body_panic);
+                }
+                BodyProj::Draining => {
+                    // Children are awaited, not cancelled, after a body that
+                    // returned normally; closed in the same critical section
+                    // that sees the last one done, so none joins after (I1).
+                    if this.node.poll_drained(cx.waker(), true).is_pending() {
+                        return Poll::Pending;
+                    }
+                    this.body.set(Body::Ended);
+                    if let Some(link) = this.link.take() {
+                        finish_chain(link);
+                    }
+                    let ended = match (this.body_panic.take(), this.node.take_failure()) {
+                        (Some(panic), _) => Ended::Failed(Failure::Panic(panic)),
+                        (None, Some(failure)) => Ended::Failed(failure),
+                        (None, None) => match this.output.take() {
+                            Some(output) => Ended::Body(output),
+                            None => unreachable!("a body without output left a failure"),
+                        },
+                    };
+                    return Poll::Ready(ended);
+                }
+                BodyProj::Ended => panic!("scope block polled after completion"),
+            }
+        }
+    }
+}
+
+/// Drops the body (phase 2 of the block), containing a panic of its
+/// destructor as a failure, and cancels the children if the block failed.
+fn drop_body<F: Future>(
+    mut body: Pin<&mut Body<F>>,
+    node: &Node,
+    body_panic: &mut Option<Box<dyn Any + Send>>,
+) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| body.set(Body::Draining))) {
+        fail(node, Failure::Panic(panic), body_panic);
+    }
+}
+
+/// The body failed: a fail-fast scope keeps the failure (first one wins)
+/// and cancels every child (I7); a supervised one keeps a panic for the
+/// block to resume, and cancels the children too, as no body is left to
+/// use their results.
+fn fail(node: &Node, failure: Failure, body_panic: &mut Option<Box<dyn Any + Send>>) {
+    match node.report_failure(failure) {
+        Ok(()) => {}
+        Err(Failure::Panic(panic)) if body_panic.is_none() && !node.has_failed() => {
+            *body_panic = Some(panic);
+            node.close().wake();
+        }
+        Err(failure) => drop_panic(failure.into_payload()),
+    }
+}
+
+impl<F: Future> Future for Block<F> {
+    type Output = Ended<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.poll_block(cx)
+    }
+}
+
+/// Opens a block: a new scope (in `parent`'s scope, if given) and the body's
+/// future made from its spawner.
+fn open<S, B, Fut, Sp>(
+    executor: S,
+    parent: Option<&Arc<Node>>,
+    policy: FailurePolicy,
+    wrap: impl FnOnce(ScopedSpawner<S>) -> Sp,
+    body: B,
+    classify: fn(Fut::Output) -> Result<Fut::Output, Box<dyn Any + Send>>,
+) -> Result<Block<Fut>, SpawnError>
+where
+    S: Spawn + Clone + Send + Sync + 'static,
+    B: FnOnce(Sp) -> Fut,
+    Fut: Future,
+{
+    let link = match parent {
+        Some(parent) => Some(Node::register(parent, 0)?),
+        None => None,
+    };
+    let node = Node::new_task();
+    node.set_fail_fast(policy == FailurePolicy::FailFast);
+    let spawner = ScopedSpawner::from_parts(executor, RemoteSpawner::from_node(node.clone()));
+    let node_for_block = node;
+    // If `body` (user code) panics, the guard ends the block's slot.
+    let mut guard = BlockGuard {
+        parts: Some((node_for_block, link)),
+    };
+    let fut = body(wrap(spawner));
+    let Some((node, link)) = guard.parts.take() else {
+        unreachable!("the guard is disarmed once")
+    };
+    Ok(Block {
+        body: Body::Running { fut },
+        node,
+        link,
+        parent_cancelled: false,
+        output: None,
+        classify,
+        body_panic: None,
+    })
+}
+
+/// Closes a block whose body could not be made (its maker panicked).
+struct BlockGuard {
+    parts: Option<(Arc<Node>, Option<Link>)>,
+}
+
+impl Drop for BlockGuard {
+    fn drop(&mut self) {
+        match self.parts.take() {
+            Some((node, Some(link))) => terminate_detached(Some(node), link, || ()),
+            Some((node, None)) => node.close().wake(),
+            None => {}
+        }
+    }
+}
+
+fn keep<T>(output: T) -> Result<T, Box<dyn Any + Send>> {
+    Ok(output)
+}
+
+fn err_fails<T, E: Send + 'static>(
+    output: Result<T, E>,
+) -> Result<Result<T, E>, Box<dyn Any + Send>> {
+    match output {
+        Ok(value) => Ok(Ok(value)),
+        Err(error) => Err(Box::new(error)),
+    }
+}
+
+/// Ends a non-`try` block: its output, or its failure's panic resumed.
+fn finish<T>(ended: Ended<T>) -> T {
+    match ended {
+        Ended::Body(output) => output,
+        Ended::Failed(failure) => resume_unwind(failure.into_payload()),
+    }
+}
+
+/// Ends a `try` block: its output, the first error, or a panic resumed.
+fn finish_try<T, E: 'static>(ended: Ended<Result<T, E>>) -> Result<T, E> {
+    match ended {
+        Ended::Body(output) => output,
+        Ended::Failed(Failure::Error(error)) => match error.downcast::<E>() {
+            Ok(error) => Err(*error),
+            // `TryScope<E>` only reports `E`s; anything else is a panic.
+            Err(payload) => resume_unwind(payload),
+        },
+        Ended::Failed(Failure::Panic(panic)) => resume_unwind(panic),
+    }
+}
+
+/// Runs `body` in a new fail-fast scope on the current tokio runtime, and
+/// completes when the body and every child spawned through its spawner have
+/// terminated. Its output is the body's output.
+///
+/// - When the body returns, the children are **awaited, not cancelled**.
+/// - The first child that panics cancels its siblings and the body; once the
+///   whole subtree has terminated, the panic is resumed in the caller.
+/// - A panic of the body cancels the children, and is resumed the same way.
+///
+/// **Dropping the future** (a request handler whose client went away, a
+/// `select!` that took another branch) drops the body at once and cancels
+/// every child; a drop cannot wait, so the children's futures are dropped at
+/// their next poll on the executor, their `done` callbacks run there, and no
+/// child future is polled past the poll in flight (G3). To have their
+/// termination awaited, open the scope through a task's spawner with
+/// [`ScopedSpawner::scope`] instead: the task then waits for them (G1).
+///
+/// # Panics
+///
+/// Panics when called outside a tokio runtime; resumes the first panic of the
+/// body or of a child.
+///
+/// # Cancel safety
+///
+/// Not cancel safe: dropping the future cancels the body and the children
+/// (see above). Nothing is lost that the body had not yet produced.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// // Before: two `tokio::spawn`s whose tasks could outlive this function.
+/// let (a, b) = tasktree::scope(|s| async move {
+///     let a = s.spawn_task(async { 1 }).unwrap();
+///     let b = s.spawn_task(async { 2 }).unwrap();
+///     (a.await.unwrap(), b.await.unwrap())
+/// })
+/// .await;
+/// assert_eq!(a + b, 3);
+/// # }
+/// ```
+#[cfg(feature = "tokio")]
+#[track_caller]
+pub fn scope<B, Fut>(body: B) -> impl Future<Output = Fut::Output>
+where
+    B: FnOnce(ScopedSpawner<crate::TokioSpawner>) -> Fut,
+    Fut: Future,
+{
+    let block = top_level(
+        crate::TokioSpawner::current(),
+        FailurePolicy::FailFast,
+        |s| s,
+        body,
+        keep,
+    );
+    async move { finish(block.await) }
+}
+
+/// As [`scope`], for bodies and children that return `Result`: the first
+/// error (of the body, or of a child spawned with [`TryScope::spawn_try`])
+/// cancels everything else, and is returned once the subtree has
+/// terminated. The first failure wins, even when others follow it.
+///
+/// # Panics
+///
+/// Panics when called outside a tokio runtime; resumes the first panic of the
+/// body or of a child, if that came before any error.
+///
+/// # Cancel safety
+///
+/// As [`scope`].
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// // Before: a JoinSet, with a loop that aborts the rest on the first error.
+/// let result: Result<u32, String> = tasktree::try_scope(|s| async move {
+///     let a = s.spawn_try(async { Ok::<_, String>(1) }).unwrap();
+///     let _b = s.spawn_try(async { Err::<u32, _>("backend down".to_string()) }).unwrap();
+///     let _slow = s.spawn_try(std::future::pending::<Result<u32, String>>()).unwrap();
+///     let a = a.await.unwrap()?;
+///     std::future::pending::<()>().await; // cancelled by the failure
+///     Ok(a)
+/// })
+/// .await;
+/// assert_eq!(result, Err("backend down".to_string()));
+/// # }
+/// ```
+#[cfg(feature = "tokio")]
+#[track_caller]
+pub fn try_scope<B, Fut, T, E>(body: B) -> impl Future<Output = Result<T, E>>
+where
+    B: FnOnce(TryScope<E, crate::TokioSpawner>) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: Send + 'static,
+{
+    let block = top_level(
+        crate::TokioSpawner::current(),
+        FailurePolicy::FailFast,
+        TryScope::new,
+        body,
+        err_fails,
+    );
+    async move { finish_try(block.await) }
+}
+
+/// As [`scope`], but supervised: a child's panic is reported only through
+/// its own [`TaskHandle`] and does not touch its siblings or the body. A
+/// panic of the body itself still cancels the children and is resumed once
+/// they have terminated.
+///
+/// # Panics
+///
+/// Panics when called outside a tokio runtime; resumes a panic of the body.
+///
+/// # Cancel safety
+///
+/// As [`scope`].
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let results = tasktree::supervised_scope(|s| async move {
+///     let ok = s.spawn_task(async { 1 }).unwrap();
+///     let bad = s.spawn_task(async { panic!("one request failed") }).unwrap();
+///     (ok.await.is_ok(), bad.await.unwrap_err().is_panic())
+/// })
+/// .await;
+/// assert_eq!(results, (true, true));
+/// # }
+/// ```
+#[cfg(feature = "tokio")]
+#[track_caller]
+pub fn supervised_scope<B, Fut>(body: B) -> impl Future<Output = Fut::Output>
+where
+    B: FnOnce(ScopedSpawner<crate::TokioSpawner>) -> Fut,
+    Fut: Future,
+{
+    let block = top_level(
+        crate::TokioSpawner::current(),
+        FailurePolicy::Supervised,
+        |s| s,
+        body,
+        keep,
+    );
+    async move { finish(block.await) }
+}
+
+/// Opens a block with no enclosing scope.
+fn top_level<S, B, Fut, Sp>(
+    executor: S,
+    policy: FailurePolicy,
+    wrap: impl FnOnce(ScopedSpawner<S>) -> Sp,
+    body: B,
+    classify: fn(Fut::Output) -> Result<Fut::Output, Box<dyn Any + Send>>,
+) -> Block<Fut>
+where
+    S: Spawn + Clone + Send + Sync + 'static,
+    B: FnOnce(Sp) -> Fut,
+    Fut: Future,
+{
+    match open(executor, None, policy, wrap, body, classify) {
+        Ok(block) => block,
+        Err(_) => unreachable!("a block without an enclosing scope cannot fail to open"),
+    }
+}
+
+impl<S> ScopedSpawner<S>
+where
+    S: Spawn + Clone + Send + Sync + 'static,
+{
+    /// Runs `body` in a new fail-fast scope that is a child of this
+    /// spawner's scope: as [`scope`](crate::scope()), on this spawner's
+    /// executor. If the future is dropped, the enclosing task (or root
+    /// shutdown) still waits for the block's children (G1).
+    ///
+    /// If this spawner's scope is cancelled while the body runs, the block's
+    /// children are cancelled (the body itself is the enclosing task's code,
+    /// and ends with it).
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::Terminated`] if this spawner's scope has terminated; the
+    /// body is then not run.
+    ///
+    /// # Panics
+    ///
+    /// Resumes the first panic of the body or of a child.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropping the future cancels the body and the
+    /// children, whose termination the enclosing scope awaits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::executor::{block_on, ThreadPool};
+    /// use tasktree::ScopedSpawner;
+    ///
+    /// let root = ScopedSpawner::new(ThreadPool::new().unwrap());
+    /// let sum = block_on(root.scope(|s| async move {
+    ///     let handles: Vec<_> = (1..=3).map(|i| s.spawn_task(async move { i }).unwrap()).collect();
+    ///     let mut sum = 0;
+    ///     for handle in handles {
+    ///         sum += handle.await.unwrap();
+    ///     }
+    ///     sum
+    /// }))
+    /// .unwrap();
+    /// assert_eq!(sum, 6);
+    /// ```
+    pub async fn scope<B, Fut>(&self, body: B) -> Result<Fut::Output, SpawnError>
+    where
+        B: FnOnce(ScopedSpawner<S>) -> Fut,
+        Fut: Future,
+    {
+        let block = self.nested(FailurePolicy::FailFast, |s| s, body, keep)?;
+        Ok(finish(block.await))
+    }
+
+    /// As [`try_scope`](crate::try_scope()), as a child of this spawner's
+    /// scope (see [`scope`](Self::scope)).
+    ///
+    /// # Errors
+    ///
+    /// The first error of the body or of a child; `E::from(SpawnError)` if
+    /// this spawner's scope has terminated.
+    ///
+    /// # Panics
+    ///
+    /// Resumes the first panic of the body or of a child, if it came before
+    /// any error.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`scope`](Self::scope).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::executor::{block_on, ThreadPool};
+    /// use tasktree::{ScopedSpawner, SpawnError};
+    ///
+    /// #[derive(Debug, PartialEq)]
+    /// enum Error { Spawn, Backend }
+    /// impl From<SpawnError> for Error {
+    ///     fn from(_: SpawnError) -> Self { Error::Spawn }
+    /// }
+    ///
+    /// let root = ScopedSpawner::new(ThreadPool::new().unwrap());
+    /// let result: Result<(), Error> = block_on(root.try_scope(|s| async move {
+    ///     s.spawn_try(async { Err::<(), _>(Error::Backend) })?.detach();
+    ///     Ok(())
+    /// }));
+    /// assert_eq!(result, Err(Error::Backend));
+    /// ```
+    pub async fn try_scope<B, Fut, T, E>(&self, body: B) -> Result<T, E>
+    where
+        B: FnOnce(TryScope<E, S>) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: From<SpawnError> + Send + 'static,
+    {
+        let block = self.nested(FailurePolicy::FailFast, TryScope::new, body, err_fails)?;
+        finish_try(block.await)
+    }
+
+    /// As [`supervised_scope`](crate::supervised_scope()), as a child of this
+    /// spawner's scope (see [`scope`](Self::scope)).
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::Terminated`] if this spawner's scope has terminated.
+    ///
+    /// # Panics
+    ///
+    /// Resumes a panic of the body.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`scope`](Self::scope).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::executor::{block_on, ThreadPool};
+    /// use tasktree::ScopedSpawner;
+    ///
+    /// let root = ScopedSpawner::new(ThreadPool::new().unwrap());
+    /// let failed = block_on(root.supervised_scope(|s| async move {
+    ///     let bad = s.spawn_task(async { panic!("isolated") }).unwrap();
+    ///     bad.await.unwrap_err().is_panic()
+    /// }))
+    /// .unwrap();
+    /// assert!(failed);
+    /// ```
+    pub async fn supervised_scope<B, Fut>(&self, body: B) -> Result<Fut::Output, SpawnError>
+    where
+        B: FnOnce(ScopedSpawner<S>) -> Fut,
+        Fut: Future,
+    {
+        let block = self.nested(FailurePolicy::Supervised, |s| s, body, keep)?;
+        Ok(finish(block.await))
+    }
+
+    fn nested<B, Fut, Sp>(
+        &self,
+        policy: FailurePolicy,
+        wrap: impl FnOnce(ScopedSpawner<S>) -> Sp,
+        body: B,
+        classify: fn(Fut::Output) -> Result<Fut::Output, Box<dyn Any + Send>>,
+    ) -> Result<Block<Fut>, SpawnError>
+    where
+        B: FnOnce(Sp) -> Fut,
+        Fut: Future,
+    {
+        open(
+            self.executor().clone(),
+            Some(&self.as_raw().node),
+            policy,
+            wrap,
+            body,
+            classify,
+        )
+    }
+}
+
+/// The spawner of a [`try_scope`](crate::try_scope()) block: a
+/// [`ScopedSpawner`] (it derefs to one) whose [`spawn_try`](Self::spawn_try)
+/// makes a child's `Err` fail the whole scope.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let out: Result<i32, std::io::Error> = tasktree::try_scope(|s: tasktree::TryScope<std::io::Error>| async move {
+///     let handle = s.spawn_try(async { Ok(7) }).unwrap();
+///     Ok(handle.await.unwrap()?)
+/// })
+/// .await;
+/// assert_eq!(out.unwrap(), 7);
+/// # }
+/// ```
+#[cfg(feature = "tokio")]
+pub struct TryScope<E, S = crate::TokioSpawner> {
+    spawner: ScopedSpawner<S>,
+    _error: PhantomData<fn() -> E>,
+}
+
+/// The spawner of a `try_scope` block (see the `tokio` feature's docs).
+#[cfg(not(feature = "tokio"))]
+pub struct TryScope<E, S> {
+    spawner: ScopedSpawner<S>,
+    _error: PhantomData<fn() -> E>,
+}
+
+impl<E, S> TryScope<E, S>
+where
+    S: Spawn + Clone + Send + Sync + 'static,
+    E: Send + 'static,
+{
+    fn new(spawner: ScopedSpawner<S>) -> Self {
+        Self {
+            spawner,
+            _error: PhantomData,
+        }
+    }
+
+    /// Spawns a child whose `Err` fails the scope: the first error (of any
+    /// child or of the body) cancels every other child and the body, and is
+    /// what the scope block returns. That child's handle then yields
+    /// `Err(TaskError)` with [`is_failed`](crate::TaskError::is_failed); a later
+    /// error, which lost that race, stays in its own handle as `Ok(Err(e))`.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::Terminated`] if the scope has ended or is failing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let out: Result<(), &str> = tasktree::try_scope(|s| async move {
+    ///     let handle = s.spawn_try(async { Err::<(), _>("no") }).unwrap();
+    ///     assert!(handle.await.unwrap_err().is_failed());
+    ///     Ok(())
+    /// })
+    /// .await;
+    /// assert_eq!(out, Err("no"));
+    /// # }
+    /// ```
+    pub fn spawn_try<Fut, T>(&self, fut: Fut) -> Result<TaskHandle<Result<T, E>>, SpawnError>
+    where
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let shared = Arc::new(Shared::new());
+        let report = ReportErr {
+            fut,
+            node: self.spawner.as_raw().node.clone(),
+            shared: shared.clone(),
+        };
+        let sender = self
+            .spawner
+            .spawn_child(|_| report, false, || (), Some(shared.clone()))?;
+        let sender = sender.expect("a sender was registered with the done cell");
+        Ok(TaskHandle::new(sender, shared))
+    }
+}
+
+impl<E, S> Deref for TryScope<E, S> {
+    type Target = ScopedSpawner<S>;
+
+    fn deref(&self) -> &ScopedSpawner<S> {
+        &self.spawner
+    }
+}
+
+impl<E, S: Clone> Clone for TryScope<E, S> {
+    fn clone(&self) -> Self {
+        Self {
+            spawner: self.spawner.clone(),
+            _error: PhantomData,
+        }
+    }
+}
+
+impl<E, S> fmt::Debug for TryScope<E, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TryScope")
+            .field("spawner", &self.spawner)
+            .finish()
+    }
+}
+
+pin_project! {
+    /// A `spawn_try` child's future: reports its `Err` to the scope (I7).
+    struct ReportErr<F, T, E> {
+        #[pin]
+        fut: F,
+        node: Arc<Node>,
+        shared: Arc<Shared<Result<T, E>>>,
+    }
+}
+
+impl<F, T, E> Future for ReportErr<F, T, E>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Send + 'static,
+{
+    type Output = Result<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        match this.fut.poll(cx) {
+            Poll::Ready(Err(error)) => {
+                match this.node.report_failure(Failure::Error(Box::new(error))) {
+                    // The scope took the error and cancelled every child, this
+                    // one included: it ends as cancelled at its next poll, and
+                    // its handle reports the failure.
+                    Ok(()) => {
+                        this.shared.set_outcome(Outcome::Failed);
+                        Poll::Pending
+                    }
+                    Err(failure) => match failure.into_payload().downcast::<E>() {
+                        Ok(error) => Poll::Ready(Err(*error)),
+                        Err(_) => unreachable!("only this child's error was reported"),
+                    },
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+/// Why a [`race`](ScopedSpawner::race) produced no value.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let root = tasktree::ScopedSpawner::tokio();
+/// let err = root
+///     .race(["a", "b"].map(|e| async move { Err::<(), _>(e) }))
+///     .await
+///     .unwrap_err();
+/// assert!(matches!(err, tasktree::RaceError::AllFailed(ref errors) if errors.len() == 2));
+/// # }
+/// ```
+#[derive(Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RaceError<E> {
+    /// Every contender returned an error: the errors, in the order the
+    /// contenders were given (empty if there were none).
+    AllFailed(Vec<E>),
+    /// A contender could not be spawned, or was cancelled from outside the
+    /// race (the spawner's scope terminated).
+    Terminated,
+}
+
+impl<E: fmt::Debug> fmt::Display for RaceError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RaceError::AllFailed(errors) => write!(f, "every contender failed: {errors:?}"),
+            RaceError::Terminated => f.write_str("the race's scope terminated"),
+        }
+    }
+}
+
+impl<E: fmt::Debug> std::error::Error for RaceError<E> {}
+
+impl<S> ScopedSpawner<S>
+where
+    S: Spawn + Clone + Send + Sync + 'static,
+{
+    /// Spawns every future as a child, returns the first `Ok` value, and
+    /// cancels the others: a structured `select` (Java's "shutdown on
+    /// success"). The race resolves only after every other contender has
+    /// terminated.
+    ///
+    /// A contender that panics cancels the rest, and the panic is resumed
+    /// once they have terminated.
+    ///
+    /// # Errors
+    ///
+    /// [`RaceError::AllFailed`] with every error if no contender succeeded;
+    /// [`RaceError::Terminated`] if this spawner's scope has terminated.
+    ///
+    /// # Panics
+    ///
+    /// Resumes the panic of a contender.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future cancels every contender; the enclosing scope
+    /// awaits their termination.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// let replicas = [30, 10, 20].map(|ms| async move {
+    ///     tokio::time::sleep(Duration::from_millis(ms)).await;
+    ///     Ok::<_, ()>(ms)
+    /// });
+    /// assert_eq!(root.race(replicas).await, Ok(10)); // the others were cancelled
+    /// # }
+    /// ```
+    pub async fn race<I, Fut, T, E>(&self, contenders: I) -> Result<T, RaceError<E>>
+    where
+        I: IntoIterator<Item = Fut>,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let mut handles = Vec::new();
+        for contender in contenders {
+            match self.spawn_task(contender) {
+                Ok(handle) => handles.push(Some(handle)),
+                Err(_) => {
+                    settle(handles).await;
+                    return Err(RaceError::Terminated);
+                }
+            }
+        }
+        let mut errors: Vec<Option<E>> = (0..handles.len()).map(|_| None).collect();
+        let mut pending = handles.len();
+        let mut finish = None;
+        while pending > 0 && finish.is_none() {
+            let (index, outcome) = std::future::poll_fn(|cx| poll_any(&mut handles, cx)).await;
+            pending -= 1;
+            match outcome {
+                Ok(Ok(value)) => finish = Some(RaceEnd::Won(value)),
+                Ok(Err(error)) => errors[index] = Some(error),
+                Err(error) => match error.try_into_panic() {
+                    Ok(panic) => finish = Some(RaceEnd::Panicked(panic)),
+                    Err(_) => finish = Some(RaceEnd::Terminated),
+                },
+            }
+        }
+        settle(handles).await;
+        match finish {
+            Some(RaceEnd::Won(value)) => Ok(value),
+            Some(RaceEnd::Panicked(panic)) => resume_unwind(panic),
+            Some(RaceEnd::Terminated) => Err(RaceError::Terminated),
+            None => Err(RaceError::AllFailed(errors.into_iter().flatten().collect())),
+        }
+    }
+}
+
+/// How a race ended early.
+enum RaceEnd<T> {
+    Won(T),
+    Panicked(Box<dyn Any + Send>),
+    Terminated,
+}
+
+/// Polls every unfinished handle; ready with the first one that finishes.
+fn poll_any<T>(
+    handles: &mut [Option<TaskHandle<T>>],
+    cx: &mut Context<'_>,
+) -> Poll<(usize, Result<T, crate::TaskError>)> {
+    for (index, slot) in handles.iter_mut().enumerate() {
+        if let Some(handle) = slot {
+            if let Poll::Ready(outcome) = Pin::new(handle).poll(cx) {
+                *slot = None;
+                return Poll::Ready((index, outcome));
+            }
+        }
+    }
+    Poll::Pending
+}
+
+/// Cancels every unfinished contender and waits for its termination.
+async fn settle<T>(handles: Vec<Option<TaskHandle<T>>>) {
+    let handles: Vec<_> = handles.into_iter().flatten().collect();
+    for handle in &handles {
+        handle.cancel();
+    }
+    for handle in handles {
+        // Its outcome lost the race; only its termination matters here.
+        let _ = handle.await;
+    }
+}
