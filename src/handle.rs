@@ -326,12 +326,10 @@ impl<T> Future for TaskHandle<T> {
     ///
     /// Panics if polled again after it returned `Ready`.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if self.shared.poll_complete(cx.waker()).is_pending() {
-            return Poll::Pending;
-        }
-        match self.shared.take_outcome() {
-            Some(outcome) => Poll::Ready(outcome_result(outcome)),
-            None => panic!("`TaskHandle` polled after it returned `Ready`"),
+        match self.shared.poll_take(cx.waker()) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(outcome)) => Poll::Ready(outcome_result(outcome)),
+            Poll::Ready(None) => panic!("`TaskHandle` polled after it returned `Ready`"),
         }
     }
 }

@@ -64,8 +64,9 @@ pin_project! {
         output: Option<F::Output>,
         // Turns the body's output into a failure (`try_scope`'s `Err`).
         classify: fn(F::Output) -> Result<F::Output, Box<dyn Any + Send>>,
-        // The body's panic, in a supervised scope (fail-fast keeps it in the node).
-        body_panic: Option<Box<dyn Any + Send>>,
+        // The body's own failure when the node did not keep it (a supervised
+        // scope); a fail-fast scope keeps it in the node (I7).
+        body_failure: Option<Failure>,
     }
 
     impl<F> PinnedDrop for Block<F>
@@ -101,7 +102,7 @@ impl<F: Future> Block<F> {
                 BodyProj::Running { fut } => {
                     if this.node.poll_failed(cx.waker()) {
                         // A child failed: the body is cancelled (I7).
-                        drop_body(this.body.as_mut(), this.node, this.body_panic);
+                        drop_body(this.body.as_mut(), this.node, this.body_failure);
                         continue;
                     }
                     if let Some(link) = this.link.as_ref() {
@@ -119,11 +120,11 @@ impl<F: Future> Block<F> {
                         Ok(Poll::Pending) => return Poll::Pending,
                         Ok(Poll::Ready(output)) => match (this.classify)(output) {
                             Ok(output) => *this.output = Some(output),
-                            Err(error) => fail(this.node, Failure::Error(error), this.body_panic),
+                            Err(error) => fail(this.node, Failure::Error(error), this.body_failure),
                         },
-                        Err(panic) => fail(this.node, Failure::Panic(panic), this.body_panic),
+                        Err(panic) => fail(this.node, Failure::Panic(panic), this.body_failure),
                     }
-                    drop_body(this.body.as_mut(), this.node, this.body_panic);
+                    drop_body(this.body.as_mut(), this.node, this.body_failure);
                 }
                 BodyProj::Draining => {
                     // Children are awaited, not cancelled, after a body that
@@ -136,9 +137,8 @@ impl<F: Future> Block<F> {
                     if let Some(link) = this.link.take() {
                         finish_chain(link);
                     }
-                    let ended = match (this.body_panic.take(), this.node.take_failure()) {
-                        (Some(panic), _) => Ended::Failed(Failure::Panic(panic)),
-                        (None, Some(failure)) => Ended::Failed(failure),
+                    let ended = match (this.body_failure.take(), this.node.take_failure()) {
+                        (Some(failure), _) | (None, Some(failure)) => Ended::Failed(failure),
                         (None, None) => match this.output.take() {
                             Some(output) => Ended::Body(output),
                             None => unreachable!("a body without output left a failure"),
@@ -153,26 +153,28 @@ impl<F: Future> Block<F> {
 }
 
 /// Drops the body (phase 2 of the block), containing a panic of its
-/// destructor as a failure, and cancels the children if the block failed.
+/// destructor as a failure.
 fn drop_body<F: Future>(
     mut body: Pin<&mut Body<F>>,
     node: &Node,
-    body_panic: &mut Option<Box<dyn Any + Send>>,
+    body_failure: &mut Option<Failure>,
 ) {
     if let Err(panic) = catch_unwind(AssertUnwindSafe(|| body.set(Body::Draining))) {
-        fail(node, Failure::Panic(panic), body_panic);
+        fail(node, Failure::Panic(panic), body_failure);
     }
 }
 
-/// The body failed: a fail-fast scope keeps the failure (first one wins)
-/// and cancels every child (I7); a supervised one keeps a panic for the
-/// block to resume, and cancels the children too, as no body is left to
-/// use their results.
-fn fail(node: &Node, failure: Failure, body_panic: &mut Option<Box<dyn Any + Send>>) {
+/// The body failed: a fail-fast scope keeps the failure (the first one
+/// wins) and cancels every child (I7). A supervised scope keeps it for the
+/// block to report, and cancels the children too, as no body is left to use
+/// their results.
+fn fail(node: &Node, failure: Failure, body_failure: &mut Option<Failure>) {
     match node.report_failure(failure) {
         Ok(()) => {}
-        Err(Failure::Panic(panic)) if body_panic.is_none() && !node.has_failed() => {
-            *body_panic = Some(panic);
+        // Not fail-fast (a fail-fast node refuses only when it already kept
+        // an earlier failure, which wins).
+        Err(failure) if body_failure.is_none() && !node.has_failed() => {
+            *body_failure = Some(failure);
             node.close().wake();
         }
         Err(failure) => drop_panic(failure.into_payload()),
@@ -225,7 +227,7 @@ where
         parent_cancelled: false,
         output: None,
         classify,
-        body_panic: None,
+        body_failure: None,
     })
 }
 

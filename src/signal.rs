@@ -586,13 +586,18 @@ impl<T> Shared<T> {
         Poll::Pending
     }
 
-    /// Takes the outcome once the termination is complete.
-    pub(crate) fn take_outcome(&self) -> Option<Outcome<T>> {
+    /// Ready with the outcome once the termination is complete (`None` if
+    /// it was already taken); otherwise stores `waker`. One critical section.
+    pub(crate) fn poll_take(&self, waker: &Waker) -> Poll<Option<Outcome<T>>> {
+        let _replaced;
         let mut state = self.state.lock();
         if state.complete {
-            state.outcome.take()
-        } else {
-            None
+            return Poll::Ready(state.outcome.take());
         }
+        match &state.waker {
+            Some(stored) if stored.will_wake(waker) => {}
+            _ => _replaced = state.waker.replace(waker.clone()),
+        }
+        Poll::Pending
     }
 }

@@ -293,7 +293,7 @@ fn finish<T, D: FnOnce()>(
     shared: Option<Arc<Shared<T>>>,
     outcome: Option<Outcome<T>>,
 ) {
-    run_done(done, None::<Arc<Shared<T>>>, None);
+    run_callback(done);
     if let Some(link) = link {
         finish_chain(link);
     }
@@ -309,13 +309,18 @@ pub(crate) fn run_done<T, D: FnOnce()>(
     shared: Option<Arc<Shared<T>>>,
     outcome: Option<Outcome<T>>,
 ) {
+    run_callback(done);
+    if let Some(shared) = shared {
+        shared.complete(outcome);
+    }
+}
+
+/// Phase 5: the `done` callback, its panic contained (G4).
+fn run_callback<D: FnOnce()>(done: Option<D>) {
     if let Some(done) = done {
         if let Err(panic) = catch_unwind(AssertUnwindSafe(done)) {
             drop_panic(panic);
         }
-    }
-    if let Some(shared) = shared {
-        shared.complete(outcome);
     }
 }
 

@@ -53,6 +53,14 @@
 //!   by whoever brings `live` to zero.
 //! - `Node::handles` is used by root nodes only: the number of live
 //!   `RemoteSpawner`s naming the root (G8).
+//! - `Children::failure` is written by the first failing child of a
+//!   fail-fast scope (`report_failure`) and taken by the node's owner after
+//!   `live` reached zero: the scope block (scope.rs) or the owner task at the
+//!   end of its phase 4 (task.rs), which then fails with it (I7).
+//! - `Children::owner` is set once, when a task's scope is made, and taken
+//!   exactly once: by `report_failure` (which cancels the owner) or by the
+//!   owner's own termination (`release_owner`). Whoever takes it releases the
+//!   slot view it holds (I5).
 //!
 //! # Lifecycle
 //!
@@ -284,32 +292,29 @@ impl Node {
     pub(crate) fn cancel(&self, key: usize) {
         let mut wakeups = Wakeups::default();
         let mut guard = self.children.lock();
-        let children = &mut *guard;
-        let slot = &mut children.slots[key];
-        if slot.linked && !slot.cancelled {
-            slot.cancelled = true;
-            wakeups.0.extend(slot.waker.take());
-            take_foreign(&mut children.foreign, Some(key), &mut wakeups);
-        }
+        cancel_locked(&mut guard, key, &mut wakeups);
         drop(guard);
         wakeups.wake();
     }
 
-    /// Drops a view of slot `key`, cancelling the task first if `cancel`.
+    /// Drops a view of slot `key`, cancelling the task first if `cancel`,
+    /// in one critical section.
     pub(crate) fn release(&self, key: usize, cancel: bool) {
+        let mut wakeups = Wakeups::default();
+        let mut guard = self.children.lock();
         if cancel {
-            self.cancel(key);
+            cancel_locked(&mut guard, key, &mut wakeups);
         }
-        let mut children = self.children.lock();
-        let slot = &mut children.slots[key];
+        let slot = &mut guard.slots[key];
         slot.refs -= 1;
         let removed = if slot.refs == 0 {
-            Some(children.slots.remove(key))
+            Some(guard.slots.remove(key))
         } else {
             None
         };
-        drop(children);
+        drop(guard);
         drop(removed);
+        wakeups.wake();
     }
 
     /// Closes the scope and cancels every child (phase 3; I1, I6). Idempotent.
@@ -442,6 +447,16 @@ impl fmt::Debug for Node {
             .field("closed", &children.closed)
             .field("live", &children.live)
             .finish_non_exhaustive()
+    }
+}
+
+/// Cancels the task of slot `key` under the lock, if it is still linked (I6).
+fn cancel_locked(children: &mut Children, key: usize, wakeups: &mut Wakeups) {
+    let slot = &mut children.slots[key];
+    if slot.linked && !slot.cancelled {
+        slot.cancelled = true;
+        wakeups.0.extend(slot.waker.take());
+        take_foreign(&mut children.foreign, Some(key), wakeups);
     }
 }
 
