@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::loom::Arc;
+use crate::loom::{Arc, Mutex};
 use crate::signal::{CancelSender, ForgettableSignalSender, Outcome, Shared};
 
 /// Why a task gave no value: it was cancelled, it panicked, or its failure
@@ -35,7 +35,9 @@ pub struct TaskError {
 
 enum Repr {
     Cancelled,
-    Panic(Box<dyn Any + Send + 'static>),
+    // Behind a mutex so that `TaskError` is `Sync` (as tokio's `JoinError`
+    // is), for `?` into `anyhow::Error` or `Box<dyn Error + Send + Sync>`.
+    Panic(Mutex<Box<dyn Any + Send + 'static>>),
     Failed,
 }
 
@@ -157,7 +159,7 @@ impl TaskError {
     /// ```
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, TaskError> {
         match self.repr {
-            Repr::Panic(payload) => Ok(payload),
+            Repr::Panic(payload) => Ok(payload.into_inner()),
             repr => Err(TaskError { repr }),
         }
     }
@@ -169,7 +171,7 @@ pub(crate) fn outcome_result<T>(outcome: Outcome<T>) -> Result<T, TaskError> {
         Outcome::Completed(value) => Ok(value),
         Outcome::Cancelled => Err(TaskError::cancelled()),
         Outcome::Panicked(payload) => Err(TaskError {
-            repr: Repr::Panic(payload),
+            repr: Repr::Panic(Mutex::new(payload)),
         }),
         Outcome::Failed => Err(TaskError { repr: Repr::Failed }),
     }
@@ -187,7 +189,7 @@ impl fmt::Display for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Cancelled => f.write_str("task was cancelled"),
-            Repr::Panic(payload) => match panic_message(payload.as_ref()) {
+            Repr::Panic(payload) => match panic_message(payload.lock().as_ref()) {
                 Some(message) => write!(f, "task panicked with message {message:?}"),
                 None => f.write_str("task panicked"),
             },
@@ -204,7 +206,7 @@ impl fmt::Debug for TaskError {
             Repr::Cancelled => f.write_str("TaskError::Cancelled"),
             Repr::Panic(payload) => f
                 .debug_tuple("TaskError::Panic")
-                .field(&panic_message(payload.as_ref()).unwrap_or("..."))
+                .field(&panic_message(payload.lock().as_ref()).unwrap_or("..."))
                 .finish(),
             Repr::Failed => f.write_str("TaskError::Failed"),
         }

@@ -1,6 +1,6 @@
 //! Structured concurrency for async Rust: a spawner that replaces
 //! `tokio::spawn` and builds a tree of tasks, in which no task outlives its
-//! parent.
+//! parent, and scope blocks that do not return before the tasks they started.
 //!
 //! # Structured concurrency
 //!
@@ -58,10 +58,16 @@
 //! # }
 //! ```
 //!
-//! The repository has two longer programs that print each event and check its
-//! order: `examples/quickstart.rs` (`cargo run --example quickstart`) and
-//! `examples/nested.rs` (`cargo run --example nested`, a three-level tree whose
-//! middle is cancelled).
+//! For a child's result, [`spawn_task`](ScopedSpawner::spawn_task) returns a
+//! [`TaskHandle`]; for a block of code that waits for the tasks it starts, see
+//! [Scope blocks](#scope-blocks) below.
+//!
+//! The repository has three longer programs that print each event and check
+//! what these docs promise: `examples/quickstart.rs` (`cargo run --example
+//! quickstart`), `examples/nested.rs` (`cargo run --example nested`, a
+//! three-level tree whose middle is cancelled) and `examples/fan_out.rs`
+//! (`cargo run --example fan_out`, six requests in a [`try_scope`](try_scope()):
+//! one fails, and the others are cancelled).
 //!
 //! # API overview
 //!
@@ -69,20 +75,27 @@
 //!   it over any executor that implements `futures::task::Spawn`
 //!   ([`ScopedSpawner::new`]), and over tokio with [`ScopedSpawner::tokio`]. Code
 //!   that accepts a spawner should accept `impl ScopedSpawn`.
+//! - [`spawn_task`](ScopedSpawn::spawn_task) spawns a leaf and returns a
+//!   [`TaskHandle<T>`](TaskHandle), the `JoinHandle` of the tree (see
+//!   [Task handles](#task-handles)).
 //! - [`spawn`](ScopedSpawn::spawn) and
 //!   [`spawn_with_signal`](ScopedSpawn::spawn_with_signal) call your closure with
 //!   the child's own spawner, for grandchildren. A leaf spawned with
 //!   [`spawn_future`](ScopedSpawn::spawn_future) or
 //!   [`spawn_future_with_signal`](ScopedSpawn::spawn_future_with_signal) gets no
-//!   spawner and no scope of its own.
-//! - Every spawn takes a `done` callback (`FnOnce() + Send + 'static`), which
-//!   runs in phase 5 below. Spawned futures have `Output = ()`; send results out
-//!   through a channel.
+//!   spawner and no scope of its own. These four take a `done` callback
+//!   (`FnOnce() + Send + 'static`), which runs in phase 5 below, and their
+//!   futures have `Output = ()`.
 //! - The `*_with_signal` spawns return [`ParentSignals`]: dropping its
 //!   [`CancelSender`] (or calling [`cancel`](CancelSender::cancel)) cancels the
 //!   child; [`forget`](ForgettableSignalSender::forget) gives up that right. Its
 //!   [`DoneReceiver`] is a future that resolves when the child's termination is
 //!   complete.
+//! - [`scope`](scope()), [`try_scope`](try_scope()) and
+//!   [`supervised_scope`](supervised_scope()) run a block of code with a spawner
+//!   of its own scope, and return when the block and all its children are done
+//!   (see [Scope blocks](#scope-blocks)); [`race`](ScopedSpawner::race) returns
+//!   the first success of several children and cancels the rest.
 //! - A spawn fails with a [`SpawnError`] instead of panicking:
 //!   [`SpawnError::Terminated`] when the spawner's task has terminated (or its
 //!   root was shut down), [`SpawnError::Executor`] when the executor refused the
@@ -91,10 +104,187 @@
 //!   children, or with [`ScopedSpawner::shutdown`], which cancels them and
 //!   resolves once they are all done.
 //!
-//! Termination started from outside the task (by its cancel sender, or by its
-//! parent's termination) is called *cancellation*. A cancelled task is not asked
-//! to stop: its future is dropped before it is polled again, so it needs no
+//! Termination started from outside the task (by its cancel sender or handle, or
+//! by its parent's termination) is called *cancellation*. A cancelled task is not
+//! asked to stop: its future is dropped before it is polled again, so it needs no
 //! cooperation beyond reaching an `.await`.
+//!
+//! # Task handles
+//!
+//! [`spawn_task`](ScopedSpawner::spawn_task) is the `tokio::spawn` of the tree.
+//! Its [`TaskHandle<T>`](TaskHandle) is a future of `Result<T, TaskError>` that
+//! resolves only once the child's termination is complete. A [`TaskError`] has
+//! the shape of tokio's `JoinError`: [`is_cancelled`](TaskError::is_cancelled),
+//! [`is_panic`](TaskError::is_panic) and [`into_panic`](TaskError::into_panic)
+//! (the payload, to resume), and [`is_failed`](TaskError::is_failed) for a child
+//! whose failure its fail-fast scope took over and reports itself.
+//!
+//! **Dropping a handle cancels the child**, as dropping a [`CancelSender`] does
+//! (tokio's `JoinHandle` detaches instead). [`detach`](TaskHandle::detach) gives
+//! that up, as [`forget`](ForgettableSignalSender::forget) does: the child then
+//! runs on, and still terminates with its parent.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let root = tasktree::ScopedSpawner::tokio();
+//!
+//! // Before: let handle = tokio::spawn(async { 6 * 7 });
+//! let handle = root.spawn_task(async { 6 * 7 }).unwrap();
+//! assert_eq!(handle.await.unwrap(), 42);
+//!
+//! let stuck = root.spawn_task(std::future::pending::<()>()).unwrap();
+//! stuck.cancel(); // or drop it
+//! assert!(stuck.await.unwrap_err().is_cancelled());
+//!
+//! let broken = root.spawn_task(async { panic!("boom") }).unwrap();
+//! assert!(broken.await.unwrap_err().is_panic()); // caught, and reported here
+//! # }
+//! ```
+//!
+//! # Scope blocks
+//!
+//! Code that is not itself a task (`main`, a request handler) opens a *scope
+//! block*: [`scope`](scope()) runs its body with a spawner of a new scope, and
+//! its future completes only when the body and every child spawned through that
+//! spawner have terminated. Its output is the body's output.
+//!
+//! What a block waits for:
+//!
+//! - **When the body returns**, its children are *awaited, not cancelled*, as in
+//!   Trio's nurseries and Kotlin's `coroutineScope`: the ones the body did not
+//!   await, and detached ones, too. (A task's own future is different: when it
+//!   completes, its children are cancelled, by phase 3 below.)
+//! - **When a child fails** in a fail-fast block (it panics, or returns `Err`
+//!   through [`TryScope::spawn_try`]), its siblings and the body are cancelled;
+//!   the block waits until all of them have terminated, and only then resumes
+//!   the panic in the caller ([`scope`](scope())) or returns the error
+//!   ([`try_scope`](try_scope())). The first failure wins; later errors stay in
+//!   their own handles. A panic of the body cancels the children and is resumed
+//!   the same way.
+//! - **When the block's future is dropped** (a `select!` took another branch, a
+//!   request handler's client went away), the body is dropped at once and every
+//!   child is cancelled, but a drop cannot wait: the children's futures are
+//!   dropped at their next poll on the executor, and their `done` callbacks run
+//!   there, after the drop has returned. No child makes progress beyond a poll
+//!   already in flight. To have that termination awaited, open the block from a
+//!   task's spawner: [`ScopedSpawner::scope`], [`ScopedSpawner::try_scope`] and
+//!   [`ScopedSpawner::supervised_scope`] (on any executor) make the block a child
+//!   of that spawner's scope, so the enclosing task, or the root's
+//!   [`shutdown`](ScopedSpawner::shutdown), waits for the block's children even
+//!   if the block's future was dropped.
+//!
+//! The body returns at once here, and the block still waits for its child:
+//!
+//! ```
+//! use std::sync::atomic::{AtomicBool, Ordering};
+//! use std::sync::Arc;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let written = Arc::new(AtomicBool::new(false));
+//! let flag = written.clone();
+//! let answer = tasktree::scope(|s| async move {
+//!     let writer = s.spawn_task(async move {
+//!         tokio::task::yield_now().await; // still running when the body returns
+//!         flag.store(true, Ordering::SeqCst);
+//!     });
+//!     writer.expect("the scope is open").detach();
+//!     42
+//! })
+//! .await;
+//! assert_eq!(answer, 42);
+//! assert!(written.load(Ordering::SeqCst)); // the child finished first
+//! # }
+//! ```
+//!
+//! With [`try_scope`](try_scope()), the first error cancels the rest, and is
+//! returned once they have terminated:
+//!
+//! ```
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! use std::sync::Arc;
+//!
+//! /// Counts the futures dropped before they finished.
+//! struct OnCancel(Arc<AtomicUsize>);
+//!
+//! impl Drop for OnCancel {
+//!     fn drop(&mut self) {
+//!         self.0.fetch_add(1, Ordering::SeqCst);
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let cancelled = Arc::new(AtomicUsize::new(0));
+//! let counter = cancelled.clone();
+//! // Before: a `JoinSet`, a `join_next` loop, and `abort_all` on the first
+//! // error, which does not wait for the aborted tasks.
+//! let result: Result<Vec<u32>, String> = tasktree::try_scope(|s| async move {
+//!     let mut handles = Vec::new();
+//!     for id in 0..4 {
+//!         let handle = if id == 2 {
+//!             s.spawn_try(async move { Err(format!("request {id}: 503")) })
+//!         } else {
+//!             let on_cancel = OnCancel(counter.clone());
+//!             s.spawn_try(async move {
+//!                 std::future::pending::<()>().await; // a slow request
+//!                 drop(on_cancel); // not reached: cancelled
+//!                 Ok(id)
+//!             })
+//!         };
+//!         handles.push(handle.expect("the scope is open"));
+//!     }
+//!     let mut pages = Vec::new();
+//!     for handle in handles {
+//!         pages.push(handle.await.map_err(|e| e.to_string())??);
+//!     }
+//!     Ok(pages)
+//! })
+//! .await;
+//! assert_eq!(result, Err("request 2: 503".to_string()));
+//! // The three slow requests were cancelled, and had terminated, before
+//! // `try_scope` returned.
+//! assert_eq!(cancelled.load(Ordering::SeqCst), 3);
+//! # }
+//! ```
+//!
+//! # Failure policies
+//!
+//! A scope's [`FailurePolicy`] says what a child's failure does to the rest of
+//! the scope:
+//!
+//! - [`FailurePolicy::FailFast`]: the first child that fails cancels its
+//!   siblings and the scope's owner, which reports the failure. [`scope`](scope())
+//!   and [`try_scope`](try_scope()) fail fast, and resume the panic or return the
+//!   error. On any spawner,
+//!   [`set_failure_policy`](ScopedSpawner::set_failure_policy) with `FailFast`
+//!   makes a child's panic cancel its siblings and the spawner's own task,
+//!   which then fails with that panic and reports it upwards in turn.
+//! - [`FailurePolicy::Supervised`]: a child's failure reaches only its own
+//!   handle, and its siblings run on. [`supervised_scope`](supervised_scope())
+//!   uses it, and so does every spawner until told otherwise.
+//!
+//! [`race`](ScopedSpawner::race) is a structured `select` (Java's "shutdown on
+//! success"): it spawns each future as a child, returns the first `Ok`, and
+//! cancels the others, whose termination it awaits before returning. If all
+//! fail, [`RaceError::AllFailed`] holds their errors in the order given; a
+//! contender's panic cancels the rest and is resumed.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let root = tasktree::ScopedSpawner::tokio();
+//! let mirrors = [1, 2, 3].map(|mirror| async move {
+//!     match mirror {
+//!         1 => Err("mirror 1 is down"),
+//!         2 => Ok(mirror),
+//!         _ => std::future::pending().await, // cancelled once mirror 2 has won
+//!     }
+//! });
+//! assert_eq!(root.race(mirrors).await, Ok(2));
+//! # }
+//! ```
 //!
 //! # Termination of a task
 //!
@@ -107,21 +297,23 @@
 //! 3. Cancel signals go to all of the task's children.
 //! 4. The task waits, asynchronously, until every child has terminated.
 //! 5. Its `done` callback runs, exactly once.
-//! 6. It sends its done signal to its parent: the [`DoneReceiver`], if any,
-//!    resolves, and the parent's phase 4 can end.
+//! 6. It sends its done signal to its parent: the [`DoneReceiver`] or
+//!    [`TaskHandle`], if any, resolves, and the parent's phase 4 can end.
 //!
 //! Phase 3 applies when the task's future simply completes, too: its remaining
-//! children are then cancelled, not awaited. To let children finish, keep their
-//! [`DoneReceiver`]s and await them before the future returns.
+//! children are then cancelled, not awaited. To let children finish, await their
+//! handles or [`DoneReceiver`]s before the future returns, or spawn them in a
+//! scope block, whose body's end waits for them.
 //!
 //! # Guarantees
 //!
 //! These hold however the task's completion, its cancellation and its parent's
 //! termination race, on any number of threads:
 //!
-//! - **Containment.** When a done receiver resolves, the task's future and the
-//!   futures of all its descendants have been dropped, and all their `done`
-//!   callbacks have returned.
+//! - **Containment.** When a done receiver or a task handle resolves, the task's
+//!   future and the futures of all its descendants have been dropped, and all
+//!   their `done` callbacks have returned. A scope block's future resolves only
+//!   after the same holds for every child of the block.
 //! - **Upward order.** A task's `done` runs after the `done` of each of its
 //!   children.
 //! - **Cascade.** After a cancel, the task and all its descendants terminate;
@@ -129,13 +321,16 @@
 //!   wake-up is lost.
 //! - **Exactly once.** Each future is dropped once, each `done` runs once, each
 //!   done signal is sent once, also when a future, its destructor or a `done`
-//!   callback panics. Such panics are caught: the tree still terminates in order.
+//!   callback panics. Such panics are caught: the tree still terminates in order,
+//!   and a future's panic is reported to its handle, or taken by its fail-fast
+//!   scope.
 //! - **No orphans.** A spawn that races with the termination of the spawner's
 //!   task either fails with [`SpawnError::Terminated`] or creates a child that
 //!   the task cancels and waits for. A spawner used after its task terminated
 //!   returns that error; it never panics.
-//! - **Forget.** After [`forget`](ForgettableSignalSender::forget), a child can
-//!   no longer be cancelled early, but still terminates with its parent.
+//! - **Forget.** After [`forget`](ForgettableSignalSender::forget) (or
+//!   [`detach`](TaskHandle::detach)), a child can no longer be cancelled early,
+//!   but still terminates with its parent.
 //! - **Concurrent spawners.** Spawners are `Clone + Send + Sync`; clones used at
 //!   once from many threads register every child exactly once.
 //! - **Root.** Dropping the last clone of a root cancels its children;
@@ -162,11 +357,14 @@
 //! (unless the token was turned into a `DropGuard`).
 //!
 //! Here the tree is the unit. Cancelling a task cancels its whole subtree, with
-//! no cooperation from the futures; its done receiver resolves only after the
-//! whole subtree has terminated; dropping a cancel sender or a root cancels; and
-//! `done` callbacks run bottom-up. What it does not do (yet): hand back the
-//! futures' outputs (they have `Output = ()`; use a channel), or tell the waiter
-//! that a child panicked (its done receiver resolves as for any other child).
+//! no cooperation from the futures; its handle or done receiver resolves only
+//! after the whole subtree has terminated; dropping a handle, a cancel sender or
+//! a root cancels; and `done` callbacks run bottom-up. Outputs and panics are
+//! reported as a `JoinSet` reports them, through [`TaskHandle`] and
+//! [`TaskError`]. Where a `JoinSet` needs a `join_next` loop, [`scope`](scope())
+//! waits for every child (and its subtree); where it needs `abort_all` on the
+//! first error, [`try_scope`](try_scope()) cancels the rest, waits for them, and
+//! returns that error.
 //!
 //! # Low-level API
 //!

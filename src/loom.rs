@@ -29,6 +29,12 @@ mod imp {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
         }
+
+        pub(crate) fn into_inner(self) -> T {
+            self.0
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
     }
 }
 
@@ -49,6 +55,12 @@ mod imp {
         pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
             self.0
                 .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
+
+        pub(crate) fn into_inner(self) -> T {
+            self.0
+                .into_inner()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
         }
     }

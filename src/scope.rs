@@ -27,6 +27,9 @@ use crate::task::{drop_panic, terminate_detached};
 use crate::tree::{finish_chain, Failure, Link, Node};
 use crate::{FailurePolicy, ScopedSpawn, ScopedSpawner, SpawnError};
 
+/// Turns a body's output into a failure (`try_scope`'s `Err`), or keeps it.
+type Classify<T> = fn(T) -> Result<T, Box<dyn Any + Send>>;
+
 /// How a scope block ended, before the public functions turn it into their
 /// output.
 enum Ended<T> {
@@ -63,7 +66,7 @@ pin_project! {
         parent_cancelled: bool,
         output: Option<F::Output>,
         // Turns the body's output into a failure (`try_scope`'s `Err`).
-        classify: fn(F::Output) -> Result<F::Output, Box<dyn Any + Send>>,
+        classify: Classify<F::Output>,
         // The body's own failure when the node did not keep it (a supervised
         // scope); a fail-fast scope keeps it in the node (I7).
         body_failure: Option<Failure>,
@@ -197,7 +200,7 @@ fn open<S, B, Fut, Sp>(
     policy: FailurePolicy,
     wrap: impl FnOnce(ScopedSpawner<S>) -> Sp,
     body: B,
-    classify: fn(Fut::Output) -> Result<Fut::Output, Box<dyn Any + Send>>,
+    classify: Classify<Fut::Output>,
 ) -> Result<Block<Fut>, SpawnError>
 where
     S: Spawn + Clone + Send + Sync + 'static,
@@ -439,7 +442,7 @@ fn top_level<S, B, Fut, Sp>(
     policy: FailurePolicy,
     wrap: impl FnOnce(ScopedSpawner<S>) -> Sp,
     body: B,
-    classify: fn(Fut::Output) -> Result<Fut::Output, Box<dyn Any + Send>>,
+    classify: Classify<Fut::Output>,
 ) -> Block<Fut>
 where
     S: Spawn + Clone + Send + Sync + 'static,
@@ -595,7 +598,7 @@ where
         policy: FailurePolicy,
         wrap: impl FnOnce(ScopedSpawner<S>) -> Sp,
         body: B,
-        classify: fn(Fut::Output) -> Result<Fut::Output, Box<dyn Any + Send>>,
+        classify: Classify<Fut::Output>,
     ) -> Result<Block<Fut>, SpawnError>
     where
         B: FnOnce(Sp) -> Fut,
