@@ -437,6 +437,7 @@ where
 }
 
 /// Opens a block with no enclosing scope.
+#[cfg(feature = "tokio")]
 fn top_level<S, B, Fut, Sp>(
     executor: S,
     policy: FailurePolicy,
