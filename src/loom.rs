@@ -9,7 +9,9 @@
 #[cfg(not(loom))]
 #[allow(clippy::disallowed_types)]
 mod imp {
-    pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    pub(crate) use std::thread_local;
 
     /// `std::sync::Arc`, named through this shim (an alias, so that the
     /// `disallowed-types` lint flags only direct uses of the std type).
@@ -40,8 +42,9 @@ mod imp {
 
 #[cfg(loom)]
 mod imp {
-    pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     pub(crate) use loom::sync::Arc;
+    pub(crate) use loom::thread_local;
 
     /// loom's `Mutex`, with the same poison-free `lock` as the std build.
     #[derive(Debug)]
@@ -66,4 +69,4 @@ mod imp {
     }
 }
 
-pub(crate) use imp::{Arc, AtomicUsize, Mutex, Ordering};
+pub(crate) use imp::{thread_local, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};

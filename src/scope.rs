@@ -140,7 +140,7 @@ impl<F: Future> Block<F> {
                     if let Some(link) = this.link.take() {
                         finish_chain(link);
                     }
-                    let ended = match (this.body_failure.take(), this.node.take_failure()) {
+                    let ended = match (this.body_failure.take(), this.node.retire()) {
                         (Some(failure), _) | (None, Some(failure)) => Ended::Failed(failure),
                         (None, None) => match this.output.take() {
                             Some(output) => Ended::Body(output),

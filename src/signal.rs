@@ -397,11 +397,12 @@ impl SignalSender for DoneSender {}
 
 impl Drop for DoneSender {
     fn drop(&mut self) {
-        if let Some(link) = self.link.take() {
-            finish_chain(link);
-        }
+        // The observer first, then the parent (see task.rs, `finish`).
         if let Some(shared) = self.shared.take() {
             shared.complete(Some(Outcome::Cancelled));
+        }
+        if let Some(link) = self.link.take() {
+            finish_chain(link);
         }
     }
 }

@@ -343,7 +343,9 @@ where
     }
 
     /// The number of children spawned through this scope that have not yet
-    /// sent their done signal.
+    /// sent their done signal. A snapshot: a child whose handle or done
+    /// receiver has just resolved may still be counted for a moment (its
+    /// observer is told before its parent).
     ///
     /// # Examples
     ///
@@ -379,16 +381,10 @@ where
         Done: FnOnce() + Send + 'static,
     {
         let with_sender = shared.is_some();
-        // Views of the new slot: the cancel sender, and the owner entry of the
-        // child's own scope (tree.rs, I5, I7).
-        let views = u32::from(with_sender) + u32::from(own_scope);
-        let link = Node::register(&self.raw.node, views)?;
+        // The cancel sender is a view of the new slot (tree.rs, I5).
+        let link = Node::register(&self.raw.node, u32::from(with_sender))?;
         let cancel_sender = with_sender.then(|| CancelSender::new(link.node.clone(), link.key));
-        let scope = own_scope.then(|| {
-            let node = Node::new_task();
-            node.set_owner(&link);
-            node
-        });
+        let scope = own_scope.then(|| Node::new_owned(&link));
         let child = scope.as_ref().map(|node| ScopedSpawner {
             executor: self.executor.clone(),
             raw: RemoteSpawner::from_node(node.clone()),

@@ -210,10 +210,9 @@ where
                         if scope.poll_drained(cx.waker(), false).is_pending() {
                             return Poll::Pending;
                         }
-                        scope.release_owner();
                         // A failure kept by this fail-fast scope is this
                         // task's failure, reported upwards in turn (I7).
-                        if let Some(failure) = scope.take_failure() {
+                        if let Some(failure) = scope.retire() {
                             let outcome = report_panic(this.link.as_ref(), failure.into_payload());
                             if let Some(shared) = this.shared.as_ref() {
                                 shared.replace_outcome(outcome);
@@ -284,21 +283,19 @@ fn report_panic<T>(link: Option<&Link>, panic: Box<dyn std::any::Any + Send>) ->
 }
 
 /// Phases 5 and 6 of a task whose wrapper is alive: `done`, then the done
-/// signal to the parent, then to the observer (in that order, so that a
-/// resolved handle or done receiver finds its parent's count already
-/// lowered).
+/// signal to the observer, then to the parent. In that order, so that when
+/// the parent's wait (phase 4, `shutdown`) resolves, every child's handle or
+/// done receiver is already complete; `live_children` may lag behind a
+/// resolved handle for a moment instead.
 fn finish<T, D: FnOnce()>(
     done: Option<D>,
     link: Option<Link>,
     shared: Option<Arc<Shared<T>>>,
     outcome: Option<Outcome<T>>,
 ) {
-    run_callback(done);
+    run_done(done, shared, outcome);
     if let Some(link) = link {
         finish_chain(link);
-    }
-    if let Some(shared) = shared {
-        shared.complete(outcome);
     }
 }
 
@@ -309,18 +306,13 @@ pub(crate) fn run_done<T, D: FnOnce()>(
     shared: Option<Arc<Shared<T>>>,
     outcome: Option<Outcome<T>>,
 ) {
-    run_callback(done);
-    if let Some(shared) = shared {
-        shared.complete(outcome);
-    }
-}
-
-/// Phase 5: the `done` callback, its panic contained (G4).
-fn run_callback<D: FnOnce()>(done: Option<D>) {
     if let Some(done) = done {
         if let Err(panic) = catch_unwind(AssertUnwindSafe(done)) {
             drop_panic(panic);
         }
+    }
+    if let Some(shared) = shared {
+        shared.complete(outcome);
     }
 }
 
@@ -347,7 +339,8 @@ pub(crate) fn terminate_detached(
         return;
     };
     scope.close().wake();
-    scope.release_owner();
+    // The wrapper is gone: nothing is left to cancel or to fail (I7).
+    drop(scope.retire());
     let orphan: Orphan = Box::new(move || {
         finish();
         Some(link)

@@ -57,10 +57,11 @@
 //!   fail-fast scope (`report_failure`) and taken by the node's owner after
 //!   `live` reached zero: the scope block (scope.rs) or the owner task at the
 //!   end of its phase 4 (task.rs), which then fails with it (I7).
-//! - `Children::owner` is set once, when a task's scope is made, and taken
-//!   exactly once: by `report_failure` (which cancels the owner) or by the
-//!   owner's own termination (`release_owner`). Whoever takes it releases the
-//!   slot view it holds (I5).
+//! - `Children::owner` is set when a task's scope is made and taken by the
+//!   first `report_failure`, which cancels the owner, or by `retire` when the
+//!   owner's termination no longer needs it. It holds no slot view:
+//!   only a live child reports, and the owner's slot stays linked while any
+//!   of its children is live (I4).
 //!
 //! # Lifecycle
 //!
@@ -79,13 +80,14 @@
 //! by the loop in [`finish_chain`], never by recursion (G9).
 
 use std::any::Any;
+use std::cell::RefCell;
 use std::fmt;
 use std::task::{Poll, Waker};
 
 use slab::Slab;
 
 use crate::error::SpawnError;
-use crate::loom::{Arc, AtomicUsize, Mutex, Ordering};
+use crate::loom::{Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
 
 /// What is left of a task's termination when its wrapper was dropped early:
 /// run `done` and return the link to signal next.
@@ -98,6 +100,10 @@ pub(crate) struct Node {
     root: bool,
     /// Live `RemoteSpawner` handles of a root node (see "Field ownership").
     handles: AtomicUsize,
+    /// Set (under the lock, before the flag of any slot) once any child of
+    /// this node has been cancelled; lets a task skip the lock before its
+    /// first poll while no child was ever cancelled (I6).
+    any_cancelled: AtomicBool,
 }
 
 struct Children {
@@ -106,8 +112,9 @@ struct Children {
     slots: Slab<Slot>,
     /// Number of linked slots (I4).
     live: usize,
-    /// Tasks waiting for `live == 0`: the owner in phase 4, `Shutdown` futures.
-    waiters: Vec<Waker>,
+    /// Tasks waiting for `live == 0` or for a failure: the owner in phase 4,
+    /// a scope block, `Shutdown` futures. Usually one, held inline.
+    waiters: Wakeups,
     /// The owner's remaining termination, if its wrapper was dropped early.
     orphan: Option<Orphan>,
     /// Wakers of cancel receivers polled from a task other than the one that
@@ -119,7 +126,9 @@ struct Children {
     /// (a scope block, or the task whose scope this is) once `live` is zero.
     failure: Option<Failure>,
     /// The owner task's slot in its own parent, if this is a task's scope:
-    /// a fail-fast failure cancels the owner too (I7). Holds a slot view (I5).
+    /// a fail-fast failure cancels the owner too (I7). It holds no view of
+    /// that slot: a failure is reported by a child that is still live, and
+    /// the owner's slot stays linked until that child's done signal (I4, I5).
     owner: Option<(Arc<Node>, usize)>,
 }
 
@@ -153,15 +162,114 @@ struct Slot {
 }
 
 /// Wakers taken out under a lock, to be woken after it is released (I3).
+///
+/// Holds the first waker inline: most wake-ups (a cancel, the last child's
+/// done signal) wake exactly one task, and should not allocate.
 #[must_use = "wakers must be woken after the lock is released"]
 #[derive(Default)]
-pub(crate) struct Wakeups(Vec<Waker>);
+pub(crate) struct Wakeups {
+    first: Option<Waker>,
+    rest: Vec<Waker>,
+}
 
 impl Wakeups {
-    pub(crate) fn wake(self) {
-        for waker in self.0 {
+    fn push(&mut self, waker: Waker) {
+        if self.first.is_none() {
+            self.first = Some(waker);
+        } else {
+            self.rest.push(waker);
+        }
+    }
+
+    fn extend(&mut self, waker: Option<Waker>) {
+        if let Some(waker) = waker {
+            self.push(waker);
+        }
+    }
+
+    /// Adds `waker` unless one that wakes the same task is already in.
+    fn push_unique(&mut self, waker: &Waker) {
+        let known = self
+            .first
+            .iter()
+            .chain(&self.rest)
+            .any(|w| w.will_wake(waker));
+        if !known {
+            self.push(waker.clone());
+        }
+    }
+
+    /// Moves every waker of `other` into `self`.
+    fn append(&mut self, other: &mut Wakeups) {
+        self.extend(other.first.take());
+        if self.rest.is_empty() {
+            std::mem::swap(&mut self.rest, &mut other.rest);
+        } else {
+            self.rest.append(&mut other.rest);
+        }
+    }
+
+    /// Wakes every waker, after the lock is released (I3).
+    ///
+    /// Waking can re-enter the tree: an executor that has shut down drops a
+    /// task when its last waker goes, and the dropped task's termination wakes
+    /// its own children, and so on down a chain. So only the outermost call on
+    /// a thread wakes; nested calls queue their wakers for its loop (G9: no
+    /// recursion as deep as the tree).
+    pub(crate) fn wake(mut self) {
+        let nested = DEFERRED.with(|deferred| {
+            let mut deferred = deferred.borrow_mut();
+            match deferred.as_mut() {
+                Some(queue) => {
+                    queue.extend(self.first.take());
+                    queue.append(&mut self.rest);
+                    true
+                }
+                None => {
+                    *deferred = Some(Vec::new());
+                    false
+                }
+            }
+        });
+        if nested {
+            return;
+        }
+        let _reset = ResetDeferred;
+        if let Some(waker) = self.first {
             waker.wake();
         }
+        let mut batch = self.rest;
+        loop {
+            for waker in batch {
+                waker.wake();
+            }
+            batch = DEFERRED.with(|deferred| {
+                deferred
+                    .borrow_mut()
+                    .as_mut()
+                    .map(std::mem::take)
+                    .unwrap_or_default()
+            });
+            if batch.is_empty() {
+                break;
+            }
+        }
+    }
+}
+
+crate::loom::thread_local! {
+    /// `Some` while this thread runs the outermost `Wakeups::wake`: the
+    /// wakers that nested calls queued for it.
+    static DEFERRED: RefCell<Option<Vec<Waker>>> = RefCell::new(None);
+}
+
+/// Ends the outermost `Wakeups::wake`, also if a waker panics.
+struct ResetDeferred;
+
+impl Drop for ResetDeferred {
+    fn drop(&mut self) {
+        let rest = DEFERRED.with(|deferred| deferred.borrow_mut().take());
+        drop(rest);
     }
 }
 
@@ -172,7 +280,7 @@ impl Node {
                 closed: false,
                 slots: Slab::new(),
                 live: 0,
-                waiters: Vec::new(),
+                waiters: Wakeups::default(),
                 orphan: None,
                 foreign: Vec::new(),
                 fail_fast: false,
@@ -181,6 +289,7 @@ impl Node {
             }),
             root,
             handles: AtomicUsize::new(0),
+            any_cancelled: AtomicBool::new(false),
         })
     }
 
@@ -191,9 +300,17 @@ impl Node {
         node
     }
 
-    /// The scope of a task that may spawn children.
+    /// The scope of a block or of a `RemoteScope`: no owner task to cancel.
     pub(crate) fn new_task() -> Arc<Self> {
         Self::new(false)
+    }
+
+    /// The scope of the task behind `owner`, which a fail-fast failure
+    /// cancels (see `Children::owner`).
+    pub(crate) fn new_owned(owner: &Link) -> Arc<Self> {
+        let node = Self::new(false);
+        node.children.lock().owner = Some((owner.node.clone(), owner.key));
+        node
     }
 
     /// A new handle to a root node (G8). No-op for task nodes.
@@ -240,7 +357,19 @@ impl Node {
 
     /// Whether slot `key` was cancelled, without registering a waker.
     pub(crate) fn is_cancelled(&self, key: usize) -> bool {
+        // Acquire: pairs with the Release store in `mark_cancelling`; a cancel
+        // that happened before this call has set the flag (I6).
+        if !self.any_cancelled.load(Ordering::Acquire) {
+            return false;
+        }
         self.children.lock().slots[key].cancelled
+    }
+
+    /// Sets `any_cancelled` before a slot's flag is set (I6).
+    fn mark_cancelling(&self) {
+        if !self.any_cancelled.load(Ordering::Relaxed) {
+            self.any_cancelled.store(true, Ordering::Release);
+        }
     }
 
     /// Whether slot `key` was cancelled; if not, stores `waker` as the task's
@@ -292,6 +421,7 @@ impl Node {
     pub(crate) fn cancel(&self, key: usize) {
         let mut wakeups = Wakeups::default();
         let mut guard = self.children.lock();
+        self.mark_cancelling();
         cancel_locked(&mut guard, key, &mut wakeups);
         drop(guard);
         wakeups.wake();
@@ -303,6 +433,7 @@ impl Node {
         let mut wakeups = Wakeups::default();
         let mut guard = self.children.lock();
         if cancel {
+            self.mark_cancelling();
             cancel_locked(&mut guard, key, &mut wakeups);
         }
         let slot = &mut guard.slots[key];
@@ -320,7 +451,10 @@ impl Node {
     /// Closes the scope and cancels every child (phase 3; I1, I6). Idempotent.
     pub(crate) fn close(&self) -> Wakeups {
         let mut wakeups = Wakeups::default();
-        close_locked(&mut self.children.lock(), &mut wakeups);
+        let mut guard = self.children.lock();
+        self.mark_cancelling();
+        close_locked(&mut guard, &mut wakeups);
+        drop(guard);
         wakeups
     }
 
@@ -346,16 +480,18 @@ impl Node {
             return Err(failure);
         }
         children.failure = Some(failure);
+        self.mark_cancelling();
         close_locked(&mut children, &mut wakeups);
-        wakeups.0.append(&mut children.waiters);
-        // Taking the owner's view makes this thread the one to release it.
+        wakeups.append(&mut children.waiters);
+        // The reporter is a live child, so the owner has not signalled done
+        // and its slot is still linked (see `Children::owner`).
         let owner = children.owner.take();
         drop(children);
         wakeups.wake();
         // The owner's slot lives in another node: locked after this one is
         // released (I2).
         if let Some((node, key)) = owner {
-            node.release(key, true);
+            node.cancel(key);
         }
         Ok(())
     }
@@ -365,29 +501,17 @@ impl Node {
         self.children.lock().failure.is_some()
     }
 
-    /// Takes the kept failure, if any (I7).
-    pub(crate) fn take_failure(&self) -> Option<Failure> {
-        self.children.lock().failure.take()
-    }
-
-    /// Records the owner task's slot (see `Children::owner`). The caller has
-    /// counted a view of that slot for it when registering it (I5).
-    pub(crate) fn set_owner(&self, link: &Link) {
-        let previous = self
-            .children
-            .lock()
-            .owner
-            .replace((link.node.clone(), link.key));
-        debug_assert!(previous.is_none(), "a scope has one owner");
-    }
-
-    /// Releases the owner's slot view when the owner task terminates, unless
-    /// a failure report already took it.
-    pub(crate) fn release_owner(&self) {
-        let owner = self.children.lock().owner.take();
-        if let Some((node, key)) = owner {
-            node.release(key, false);
-        }
+    /// Ends the node's service to its owner, once the owner's wait is over:
+    /// takes the kept failure, if any (I7), and forgets the owner. Dropping
+    /// the owner reference here, while the owner's own link still holds its
+    /// parent, keeps a chain of nodes from being freed recursively (G9).
+    pub(crate) fn retire(&self) -> Option<Failure> {
+        let mut children = self.children.lock();
+        let owner = children.owner.take();
+        let failure = children.failure.take();
+        drop(children);
+        drop(owner);
+        failure
     }
 
     /// Whether a failure has been kept; if not, stores `waker` to be woken
@@ -397,9 +521,7 @@ impl Node {
         if children.failure.is_some() {
             return true;
         }
-        if !children.waiters.iter().any(|w| w.will_wake(waker)) {
-            children.waiters.push(waker.clone());
-        }
+        children.waiters.push_unique(waker);
         false
     }
 
@@ -415,9 +537,7 @@ impl Node {
             }
             return Poll::Ready(());
         }
-        if !children.waiters.iter().any(|w| w.will_wake(waker)) {
-            children.waiters.push(waker.clone());
-        }
+        children.waiters.push_unique(waker);
         Poll::Pending
     }
 
@@ -455,7 +575,7 @@ fn cancel_locked(children: &mut Children, key: usize, wakeups: &mut Wakeups) {
     let slot = &mut children.slots[key];
     if slot.linked && !slot.cancelled {
         slot.cancelled = true;
-        wakeups.0.extend(slot.waker.take());
+        wakeups.extend(slot.waker.take());
         take_foreign(&mut children.foreign, Some(key), wakeups);
     }
 }
@@ -466,7 +586,7 @@ fn close_locked(children: &mut Children, wakeups: &mut Wakeups) {
     for (_, slot) in children.slots.iter_mut() {
         if slot.linked && !slot.cancelled {
             slot.cancelled = true;
-            wakeups.0.extend(slot.waker.take());
+            wakeups.extend(slot.waker.take());
         }
     }
     take_foreign(&mut children.foreign, None, wakeups);
@@ -481,7 +601,7 @@ fn take_foreign(foreign: &mut Vec<(usize, Waker)>, key: Option<usize>, wakeups: 
     let mut i = 0;
     while i < foreign.len() {
         if key.is_none_or(|k| foreign[i].0 == k) {
-            wakeups.0.push(foreign.swap_remove(i).1);
+            wakeups.push(foreign.swap_remove(i).1);
         } else {
             i += 1;
         }
@@ -517,7 +637,7 @@ impl Link {
         take_foreign(&mut children_ref.foreign, Some(self.key), &mut wakeups);
         children_ref.live -= 1;
         let orphan = if children_ref.live == 0 {
-            wakeups.0.append(&mut children_ref.waiters);
+            wakeups.append(&mut children_ref.waiters);
             children_ref.orphan.take()
         } else {
             None
