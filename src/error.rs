@@ -28,10 +28,12 @@ pub enum SpawnError {
     /// The spawner's scope has terminated: its task finished or was
     /// cancelled, or its root was shut down or dropped. No task was created.
     Terminated,
-    /// The executor refused the task. The child had been registered, so its
-    /// `done` callback has already run, exactly once, before this error was
-    /// returned. (`futures::task::SpawnError` carries no more detail than
-    /// "the executor is shut down".)
+    /// The executor refused the task. The child had been registered, so it
+    /// still terminates in order: its `done` callback runs exactly once,
+    /// before this error is returned, or, if `fun` had already spawned
+    /// children of it, as soon as those are done (G2). (`futures`'
+    /// `SpawnError` carries no more detail than "the executor is shut
+    /// down".)
     Executor,
 }
 

@@ -51,7 +51,8 @@ pub trait ScopedSpawn: Clone + Send + Sync {
     ///
     /// [`SpawnError::Terminated`] if this spawner's task has terminated (then
     /// neither `fun` nor `done` is called); [`SpawnError::Executor`] if the
-    /// executor refused the task (then `done` has already run).
+    /// executor refused the task (then `done` has already run, or runs once
+    /// the children that `fun` spawned are done).
     fn spawn<Fut, Fun, Done>(&self, fun: Fun, done: Done) -> Result<(), SpawnError>
     where
         Fut: Future<Output = ()> + Send + 'static,
@@ -312,7 +313,10 @@ where
     /// only through the child's own handle; [`FailurePolicy::FailFast`]
     /// cancels the other children and the scope's own task, and that task
     /// then fails with the child's panic, which is reported upwards in turn.
-    /// The policy applies to the whole scope, through every clone.
+    /// On a root, which has no task, a fail-fast failure shuts the root down
+    /// (every other child is cancelled, spawning fails) and the panic stays
+    /// with the failing child's own handle. The policy applies to the whole
+    /// scope, through every clone.
     ///
     /// # Examples
     ///

@@ -258,6 +258,8 @@ impl Wakeups {
 }
 
 crate::loom::thread_local! {
+    // Not `const`: loom's `thread_local!` has no const form.
+    #[allow(clippy::missing_const_for_thread_local)]
     /// `Some` while this thread runs the outermost `Wakeups::wake`: the
     /// wakers that nested calls queued for it.
     static DEFERRED: RefCell<Option<Vec<Waker>>> = RefCell::new(None);
@@ -477,6 +479,15 @@ impl Node {
         let mut wakeups = Wakeups::default();
         let mut children = self.children.lock();
         if !children.fail_fast || children.failure.is_some() {
+            return Err(failure);
+        }
+        if self.root {
+            // A root has no owner to report to: it shuts down, and the
+            // failure stays with the child's own handle.
+            self.mark_cancelling();
+            close_locked(&mut children, &mut wakeups);
+            drop(children);
+            wakeups.wake();
             return Err(failure);
         }
         children.failure = Some(failure);
