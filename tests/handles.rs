@@ -1,0 +1,557 @@
+//! Typed task handles (issue 3): `spawn_task` returns a `TaskHandle<T>` that
+//! yields the child's output or a `TaskError` (cancelled / panic), resolves
+//! only after the child's whole termination (G1), cancels the child when
+//! dropped (as the seed's cancel sender does) and lets it run once detached
+//! (G6).
+#![allow(clippy::disallowed_types)]
+
+mod common;
+
+use std::future::Future;
+use std::panic::{catch_unwind, panic_any, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use common::{lock, on_each_executor, quiet_intentional_panics, Counter, Log, ManualExecutor};
+use futures::channel::oneshot;
+use futures::FutureExt;
+use tasktree::{ScopedSpawn, ScopedSpawner, TaskError, TaskHandle};
+
+/// Yields to the executor until `cond` holds; fails (instead of hanging)
+/// after some ten seconds of trying.
+async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    for i in 0..100_000 {
+        if cond() {
+            return;
+        }
+        common::yield_now().await;
+        if i % 10 == 9 {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+    panic!("never happened: {what}");
+}
+
+/// A future that logs `"{name} running"` on its first poll, then pends
+/// until dropped; its drop logs `"{name} future dropped"`, polled or not.
+fn pend(log: Log, name: &'static str) -> impl Future<Output = ()> + Send + 'static {
+    let guard = log.guard(name);
+    async move {
+        let _guard = guard;
+        log.push(format!("{name} running"));
+        std::future::pending::<()>().await
+    }
+}
+
+/// Polls `inner`, and panics with `message` when dropped (after `inner`).
+struct PanicOnDrop<F> {
+    inner: Pin<Box<F>>,
+    message: &'static str,
+}
+
+impl<F: Future> Future for PanicOnDrop<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl<F> Drop for PanicOnDrop<F> {
+    fn drop(&mut self) {
+        panic!("{}", self.message);
+    }
+}
+
+fn panic_message(err: TaskError) -> String {
+    let payload = err.into_panic();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .expect("a string payload")
+}
+
+/// G1: awaiting a handle yields the child's output, and by then the child's
+/// future has been dropped; on every executor, through the inherent method
+/// and through the `ScopedSpawn` trait.
+#[test]
+fn handle_yields_the_output_after_the_future_is_dropped() {
+    async fn via_trait(spawner: impl ScopedSpawn) -> u32 {
+        spawner.spawn_task(async { 7 }).unwrap().await.unwrap()
+    }
+    on_each_executor!(|root, executor| async move {
+        let log = Log::new();
+        let guard = log.guard("child");
+        let handle = root
+            .spawn_task(async move {
+                let _guard = guard;
+                String::from("forty-two")
+            })
+            .expect("spawn");
+        assert_eq!(handle.await.expect("completed"), "forty-two", "{executor}");
+        assert_eq!(log.entries(), ["child future dropped"], "{executor}: G1");
+        assert_eq!(via_trait(root.clone()).await, 7, "{executor}");
+        // The observer is told before the parent: the count may lag a moment.
+        until("the root's count drops", || root.live_children() == 0).await;
+    });
+}
+
+/// G1, G3: `cancel` ends a running child; its handle then yields an error
+/// that `is_cancelled` (and nothing else), after the future was dropped
+/// exactly once. Cancelling twice does nothing more.
+#[test]
+fn cancel_yields_cancelled_after_the_future_is_dropped() {
+    on_each_executor!(|root, executor| async move {
+        let log = Log::new();
+        let handle = root.spawn_task(pend(log.clone(), "child")).expect("spawn");
+        until("the child runs", || log.contains("child running")).await;
+        assert!(!handle.is_finished(), "{executor}");
+        handle.cancel();
+        handle.cancel();
+        let err = handle.await.expect_err("cancelled");
+        assert!(err.is_cancelled(), "{executor}: {err:?}");
+        assert!(!err.is_panic() && !err.is_failed(), "{executor}: {err:?}");
+        log.assert_exact(&["child running", "child future dropped"]);
+    });
+}
+
+/// G3: a child cancelled before its first poll is never polled; its future
+/// is dropped once and its handle says cancelled (exact, on the manual
+/// executor).
+#[test]
+fn cancel_before_the_first_poll_never_polls() {
+    let executor = ManualExecutor::new();
+    let root = ScopedSpawner::new(executor.clone());
+    let log = Log::new();
+    let mut handle = root.spawn_task(pend(log.clone(), "child")).expect("spawn");
+    handle.cancel();
+    assert_eq!(executor.queued(), 1, "spawned, not yet polled");
+    executor.run_until_stalled();
+    log.assert_exact(&["child future dropped"]);
+    let err = (&mut handle).now_or_never().expect("finished").unwrap_err();
+    assert!(err.is_cancelled(), "{err:?}");
+}
+
+/// A cancel after the child completed changes nothing: the handle still
+/// yields the value.
+#[test]
+fn cancel_after_completion_keeps_the_value() {
+    on_each_executor!(|root, executor| async move {
+        let handle = root.spawn_task(async { 5 }).expect("spawn");
+        until("the child finishes", || handle.is_finished()).await;
+        handle.cancel();
+        assert_eq!(
+            handle.await.expect("completed before the cancel"),
+            5,
+            "{executor}"
+        );
+    });
+}
+
+/// Dropping a handle cancels the child (as dropping the seed's cancel sender
+/// does), whose future is then dropped exactly once (G3, G4).
+#[test]
+fn dropping_the_handle_cancels_the_child() {
+    on_each_executor!(|root, executor| async move {
+        let log = Log::new();
+        let handle = root.spawn_task(pend(log.clone(), "child")).expect("spawn");
+        until("the child runs", || log.contains("child running")).await;
+        drop(handle);
+        until("the child terminates", || root.live_children() == 0).await;
+        log.assert_exact(&["child running", "child future dropped"]);
+        let _ = executor;
+    });
+}
+
+/// The same, exactly, on the manual executor: a handle dropped before the
+/// child's first poll means it is never polled.
+#[test]
+fn dropping_the_handle_before_the_first_poll_never_polls() {
+    let executor = ManualExecutor::new();
+    let root = ScopedSpawner::new(executor.clone());
+    let log = Log::new();
+    drop(root.spawn_task(pend(log.clone(), "child")).expect("spawn"));
+    executor.run_until_stalled();
+    log.assert_exact(&["child future dropped"]);
+    assert_eq!(root.live_children(), 0);
+}
+
+/// G6: a detached child is not cancelled when its handle goes: it runs to
+/// completion.
+#[test]
+fn detached_child_runs_to_completion() {
+    on_each_executor!(|root, executor| async move {
+        let log = Log::new();
+        let (go_tx, go_rx) = oneshot::channel::<()>();
+        let (l, guard) = (log.clone(), log.guard("child"));
+        let handle = root
+            .spawn_task(async move {
+                let _guard = guard;
+                go_rx.await.expect("the test sends go");
+                l.push("child completed");
+            })
+            .expect("spawn");
+        handle.detach();
+        common::yield_now().await;
+        go_tx.send(()).expect("a detached child is still running");
+        until("the child terminates", || root.live_children() == 0).await;
+        log.assert_exact(&["child completed", "child future dropped"]);
+        let _ = executor;
+    });
+}
+
+/// G6, G1: a detached child still terminates with its parent: when the
+/// parent task's future completes, the detached child is cancelled, and the
+/// parent's `done` follows the child's drop.
+#[test]
+fn detached_child_still_ends_with_its_parent() {
+    on_each_executor!(|root, executor| async move {
+        let log = Log::new();
+        let (l, parent_guard) = (log.clone(), log.guard("parent"));
+        let parent = root
+            .spawn_with_signal(
+                move |spawner| async move {
+                    let _guard = parent_guard;
+                    let (running_tx, running_rx) = oneshot::channel::<()>();
+                    let child_guard = l.guard("child");
+                    spawner
+                        .spawn_task(async move {
+                            let _guard = child_guard;
+                            let _ = running_tx.send(());
+                            std::future::pending::<()>().await
+                        })
+                        .expect("spawn child")
+                        .detach();
+                    running_rx.await.expect("the child runs");
+                },
+                log.done("parent"),
+            )
+            .expect("spawn parent");
+        parent.done_receiver.await;
+        log.assert_exact(&[
+            "parent future dropped",
+            "child future dropped",
+            "parent done",
+        ]);
+        let _ = executor;
+    });
+}
+
+/// G6, G8: a detached child of the root ends with the root's shutdown.
+#[test]
+fn detached_child_ends_with_root_shutdown() {
+    on_each_executor!(|root, executor| async move {
+        let log = Log::new();
+        root.spawn_task(pend(log.clone(), "child"))
+            .expect("spawn")
+            .detach();
+        until("the child runs", || log.contains("child running")).await;
+        assert_eq!(root.live_children(), 1, "{executor}");
+        root.shutdown().await;
+        log.assert_exact(&["child running", "child future dropped"]);
+    });
+}
+
+/// `is_finished` is false until the termination is complete, then true; a
+/// finished handle is ready at once.
+#[test]
+fn is_finished_follows_the_termination() {
+    on_each_executor!(|root, executor| async move {
+        let mut handle = root
+            .spawn_task(std::future::pending::<()>())
+            .expect("spawn");
+        common::yield_now().await;
+        assert!(!handle.is_finished(), "{executor}");
+        assert!((&mut handle).now_or_never().is_none(), "{executor}");
+        handle.cancel();
+        until("the child finishes", || handle.is_finished()).await;
+        let ready = (&mut handle).now_or_never().expect("ready at once");
+        assert!(ready.unwrap_err().is_cancelled(), "{executor}");
+    });
+}
+
+/// Cancel safety: an `.await` on a handle that is dropped midway (here a
+/// poll that returned `Pending`) leaves the handle intact; awaiting it again
+/// yields the value.
+#[test]
+fn awaiting_a_handle_is_cancel_safe() {
+    on_each_executor!(|root, executor| async move {
+        let (tx, rx) = oneshot::channel::<u32>();
+        let mut handle = root
+            .spawn_task(async move { rx.await.expect("sent") })
+            .expect("spawn");
+        for _ in 0..3 {
+            assert!((&mut handle).now_or_never().is_none(), "{executor}");
+            common::yield_now().await;
+        }
+        tx.send(3).expect("the child is running");
+        assert_eq!(handle.await.expect("completed"), 3, "{executor}");
+    });
+}
+
+/// Contained panics: a panic in a child's future reaches its handle with
+/// its payload (a `&str`, a `String`, any type), the siblings of a
+/// supervised scope (the root's default) run on, and the executor keeps
+/// running tasks (G4 for the panicking child).
+#[test]
+fn panic_in_the_future_reaches_the_handle() {
+    #[derive(Debug, PartialEq)]
+    struct Payload(u32);
+    quiet_intentional_panics();
+    on_each_executor!(|root, executor| async move {
+        let log = Log::new();
+        let sibling = root
+            .spawn_task(pend(log.clone(), "sibling"))
+            .expect("spawn");
+        let str_panic = root
+            .spawn_task(async { panic!("intentional str panic") })
+            .expect("spawn");
+        let n = 3;
+        let string_panic = root
+            .spawn_task(async move {
+                if n == 3 {
+                    panic!("intentional String panic {n}");
+                }
+            })
+            .expect("spawn");
+        let any_panic = root
+            .spawn_task(async { panic_any(Payload(42)) })
+            .expect("spawn");
+
+        let err = str_panic.await.unwrap_err();
+        assert!(
+            err.is_panic() && !err.is_cancelled() && !err.is_failed(),
+            "{executor}"
+        );
+        assert_eq!(panic_message(err), "intentional str panic", "{executor}");
+        let err = string_panic.await.unwrap_err();
+        assert_eq!(
+            panic_message(err),
+            "intentional String panic 3",
+            "{executor}"
+        );
+        let err = any_panic.await.unwrap_err();
+        let payload = err
+            .into_panic()
+            .downcast::<Payload>()
+            .expect("the payload type");
+        assert_eq!(*payload, Payload(42), "{executor}");
+
+        // The sibling runs on, untouched; the executor still runs new tasks.
+        until("the sibling runs", || log.contains("sibling running")).await;
+        assert!(!sibling.is_finished(), "{executor}");
+        assert_eq!(root.spawn_task(async { 1 }).unwrap().await.unwrap(), 1);
+        log.assert_exact(&["sibling running"]);
+        sibling.cancel();
+        assert!(sibling.await.unwrap_err().is_cancelled(), "{executor}");
+    });
+}
+
+/// G4: a panic in the future's `Drop` is caught and reported through the
+/// handle: after the future completed (its value is lost), after it was
+/// cancelled, and after it had itself panicked (then the first panic wins).
+#[test]
+fn panic_in_the_futures_drop_reaches_the_handle() {
+    quiet_intentional_panics();
+    on_each_executor!(|root, executor| async move {
+        let completed = root
+            .spawn_task(PanicOnDrop {
+                inner: Box::pin(async { 1 }),
+                message: "intentional drop panic after completion",
+            })
+            .expect("spawn");
+        let err = completed.await.unwrap_err();
+        assert!(err.is_panic(), "{executor}: {err:?}");
+        assert_eq!(
+            panic_message(err),
+            "intentional drop panic after completion"
+        );
+
+        let cancelled = root
+            .spawn_task(PanicOnDrop {
+                inner: Box::pin(std::future::pending::<()>()),
+                message: "intentional drop panic after cancel",
+            })
+            .expect("spawn");
+        common::yield_now().await;
+        cancelled.cancel();
+        let err = cancelled.await.unwrap_err();
+        assert!(err.is_panic(), "{executor}: {err:?}");
+        assert_eq!(panic_message(err), "intentional drop panic after cancel");
+
+        let both = root
+            .spawn_task(PanicOnDrop {
+                inner: Box::pin(async { panic!("intentional poll panic") }),
+                message: "intentional drop panic after a poll panic",
+            })
+            .expect("spawn");
+        let err = both.await.unwrap_err();
+        assert_eq!(panic_message(err), "intentional poll panic", "{executor}");
+        until("the root's count drops", || root.live_children() == 0).await;
+    });
+}
+
+/// `into_panic` on an error that is not a panic panics (documented);
+/// `try_into_panic` hands the error back unchanged.
+#[test]
+fn into_panic_on_a_cancelled_error() {
+    let runtime = common::tokio_current_thread();
+    let root = common::tokio_root(&runtime);
+    let err = runtime.block_on(async {
+        let handle = root.spawn_task(std::future::pending::<()>()).unwrap();
+        handle.cancel();
+        handle.await.unwrap_err()
+    });
+    let err = err.try_into_panic().expect_err("not a panic");
+    assert!(err.is_cancelled());
+    let caught = catch_unwind(AssertUnwindSafe(|| err.into_panic()));
+    let message = caught
+        .expect_err("into_panic panics")
+        .downcast::<String>()
+        .expect("a formatted message");
+    assert!(message.contains("not a panic"), "{message}");
+}
+
+/// `TaskError` says what happened in `Display` and `Debug`, with the panic
+/// message when there is one.
+#[test]
+fn task_error_display_and_debug() {
+    quiet_intentional_panics();
+    let runtime = common::tokio_current_thread();
+    let root = common::tokio_root(&runtime);
+    runtime.block_on(async {
+        let cancelled = root.spawn_task(std::future::pending::<()>()).unwrap();
+        cancelled.cancel();
+        let err = cancelled.await.unwrap_err();
+        assert_eq!(err.to_string(), "task was cancelled");
+        assert_eq!(format!("{err:?}"), "TaskError::Cancelled");
+
+        let panicked = root
+            .spawn_task(async { panic!("intentional boom") })
+            .unwrap();
+        let err = panicked.await.unwrap_err();
+        assert!(err.to_string().contains("intentional boom"), "{err}");
+        assert!(format!("{err:?}").contains("intentional boom"), "{err:?}");
+        let _: &dyn std::error::Error = &err;
+    });
+}
+
+/// G5: `spawn_task` through a shut-down root, or through the spawner of a
+/// task that has terminated, fails with `SpawnError::Terminated`; the future
+/// is dropped without being polled.
+#[test]
+fn spawn_task_on_a_terminated_scope_fails() {
+    on_each_executor!(|root, executor| async move {
+        let polled = Counter::new();
+        let dropped = Counter::new();
+
+        let leaked = Arc::new(Mutex::new(None));
+        let slot = leaked.clone();
+        let parent = root
+            .spawn_with_signal(
+                move |spawner| async move {
+                    *lock(&slot) = Some(spawner);
+                },
+                || (),
+            )
+            .expect("spawn");
+        parent.done_receiver.await;
+        let spawner = lock(&leaked).take().expect("the parent ran");
+        let (p, guard) = (polled.clone(), dropped.guard());
+        let err = spawner
+            .spawn_task(async move {
+                let _guard = guard;
+                p.incr();
+            })
+            .expect_err("the parent has terminated");
+        assert!(err.is_terminated(), "{executor}: {err:?}");
+
+        root.shutdown().await;
+        let (p, guard) = (polled.clone(), dropped.guard());
+        let err = root
+            .spawn_task(async move {
+                let _guard = guard;
+                p.incr();
+            })
+            .expect_err("the root is shut down");
+        assert!(err.is_terminated(), "{executor}: {err:?}");
+        assert_eq!((polled.get(), dropped.get()), (0, 2), "{executor}");
+    });
+}
+
+/// An executor that refuses the task: `spawn_task` fails with
+/// `SpawnError::Executor`, the future is dropped once and never polled, and
+/// no child is left registered (G4, G5).
+#[test]
+fn executor_refusal_is_reported() {
+    let executor = ManualExecutor::new();
+    let root = ScopedSpawner::new(executor.clone());
+    executor.refuse_after(0);
+    let log = Log::new();
+    let err = root
+        .spawn_task(pend(log.clone(), "child"))
+        .expect_err("refused");
+    assert!(err.is_executor(), "{err:?}");
+    log.assert_exact(&["child future dropped"]);
+    assert_eq!(root.live_children(), 0);
+}
+
+/// An executor that drops a running task (a runtime shutting down): the
+/// future is dropped once and the handle resolves as cancelled (G4).
+#[test]
+fn executor_dropping_the_task_resolves_the_handle_as_cancelled() {
+    let executor = ManualExecutor::new();
+    let root = ScopedSpawner::new(executor.clone());
+    let log = Log::new();
+    let mut handle = root.spawn_task(pend(log.clone(), "child")).expect("spawn");
+    executor.run_until_stalled();
+    assert!(!handle.is_finished());
+    executor.shutdown();
+    log.assert_exact(&["child running", "child future dropped"]);
+    assert!(handle.is_finished());
+    let err = (&mut handle).now_or_never().expect("finished").unwrap_err();
+    assert!(err.is_cancelled(), "{err:?}");
+    assert_eq!(root.live_children(), 0);
+}
+
+/// Polling a handle again after it returned `Ready` panics (documented).
+#[test]
+fn polling_a_handle_after_ready_panics() {
+    let executor = ManualExecutor::new();
+    let root = ScopedSpawner::new(executor.clone());
+    let mut handle = root.spawn_task(async { 1 }).expect("spawn");
+    executor.run_until_stalled();
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    assert!(matches!(handle.poll_unpin(&mut cx), Poll::Ready(Ok(1))));
+    let again = catch_unwind(AssertUnwindSafe(|| handle.poll_unpin(&mut cx)));
+    assert!(again.is_err(), "a second poll after Ready panics");
+}
+
+/// A handle can move to, and be awaited from, another task; handles are
+/// `Send + Sync` (and `Unpin`) when the output is `Send`; `TaskError` is
+/// `Send + Sync`, as tokio's `JoinError`, so `?` turns it into a
+/// `Box<dyn Error + Send + Sync>`.
+#[test]
+fn handles_are_send_sync_and_unpin() {
+    fn send_sync_unpin<T: Send + Sync + Unpin>() {}
+    fn boxed(err: TaskError) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        Err(err)?
+    }
+    send_sync_unpin::<TaskHandle<String>>();
+    send_sync_unpin::<TaskHandle<std::cell::Cell<u8>>>();
+    send_sync_unpin::<TaskError>();
+
+    let runtime = common::tokio_multi_thread();
+    let root = common::tokio_root(&runtime);
+    let handle = root.spawn_task(async { 9 }).unwrap();
+    let waiter = runtime.spawn(handle);
+    assert_eq!(runtime.block_on(waiter).unwrap().unwrap(), 9);
+    let cancelled = root.spawn_task(std::future::pending::<()>()).unwrap();
+    cancelled.cancel();
+    let err = runtime.block_on(cancelled).unwrap_err();
+    assert_eq!(boxed(err).unwrap_err().to_string(), "task was cancelled");
+}
