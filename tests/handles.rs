@@ -7,32 +7,17 @@
 
 mod common;
 
+use common::{until, PanicOnDrop};
+
 use std::future::Future;
 use std::panic::{catch_unwind, panic_any, AssertUnwindSafe};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use common::{lock, on_each_executor, quiet_intentional_panics, Counter, Log, ManualExecutor};
 use futures::channel::oneshot;
 use futures::FutureExt;
 use tasktree::{ScopedSpawn, ScopedSpawner, TaskError, TaskHandle};
-
-/// Yields to the executor until `cond` holds; fails (instead of hanging)
-/// after some ten seconds of trying.
-async fn until(what: &str, mut cond: impl FnMut() -> bool) {
-    for i in 0..100_000 {
-        if cond() {
-            return;
-        }
-        common::yield_now().await;
-        if i % 10 == 9 {
-            std::thread::sleep(Duration::from_micros(100));
-        }
-    }
-    panic!("never happened: {what}");
-}
 
 /// A future that logs `"{name} running"` on its first poll, then pends
 /// until dropped; its drop logs `"{name} future dropped"`, polled or not.
@@ -42,26 +27,6 @@ fn pend(log: Log, name: &'static str) -> impl Future<Output = ()> + Send + 'stat
         let _guard = guard;
         log.push(format!("{name} running"));
         std::future::pending::<()>().await
-    }
-}
-
-/// Polls `inner`, and panics with `message` when dropped (after `inner`).
-struct PanicOnDrop<F> {
-    inner: Pin<Box<F>>,
-    message: &'static str,
-}
-
-impl<F: Future> Future for PanicOnDrop<F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.inner.as_mut().poll(cx)
-    }
-}
-
-impl<F> Drop for PanicOnDrop<F> {
-    fn drop(&mut self) {
-        panic!("{}", self.message);
     }
 }
 

@@ -7,78 +7,16 @@
 
 mod common;
 
-use std::any::Any;
-use std::future::Future;
-use std::panic::{panic_any, AssertUnwindSafe};
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use common::{message, on_both_runtimes, pend, PanicOnDrop};
 
-use common::{lock, quiet_intentional_panics, Log};
+use std::panic::{panic_any, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+
+use common::{lock, Log};
 use futures::channel::oneshot;
 use futures::FutureExt;
 use tasktree::FailurePolicy::FailFast;
 use tasktree::{ScopedSpawn, TaskHandle};
-
-/// Runs `scenario` on a tokio multi-thread runtime (2 workers), then on a
-/// current-thread runtime; the top-level scope functions use the runtime
-/// they are called in.
-fn on_both_runtimes<F, Fut>(scenario: F)
-where
-    F: Fn(&'static str) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    quiet_intentional_panics();
-    common::tokio_multi_thread().block_on(scenario("tokio multi-thread"));
-    common::tokio_current_thread().block_on(scenario("tokio current-thread"));
-}
-
-/// A future that sends on `running` at its first poll, then pends until
-/// dropped; made eagerly, so its guard logs `"{name} future dropped"` even
-/// if it is never polled.
-fn pend(
-    log: &Log,
-    name: &'static str,
-    running: Option<oneshot::Sender<()>>,
-) -> impl Future<Output = ()> + Send + 'static {
-    let guard = log.guard(name);
-    async move {
-        let _guard = guard;
-        if let Some(running) = running {
-            let _ = running.send(());
-        }
-        std::future::pending::<()>().await
-    }
-}
-
-/// The message of a string panic payload.
-fn message(payload: &(dyn Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("<not a string>")
-}
-
-/// Polls `inner`; panics with `message` when dropped, after `inner`.
-struct PanicOnDrop<F> {
-    inner: Pin<Box<F>>,
-    message: &'static str,
-}
-
-impl<F: Future> Future for PanicOnDrop<F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.inner.as_mut().poll(cx)
-    }
-}
-
-impl<F> Drop for PanicOnDrop<F> {
-    fn drop(&mut self) {
-        panic!("{}", self.message);
-    }
-}
 
 /// Asserts that the log no longer changes while the executor runs on:
 /// nothing of the subtree is left to happen after the scope resolved.

@@ -7,8 +7,8 @@
 
 mod common;
 
-use std::any::Any;
-use std::future::Future;
+use common::{message, on_both_runtimes, pend};
+
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
@@ -18,48 +18,10 @@ use futures::FutureExt;
 use tasktree::FailurePolicy::{FailFast, Supervised};
 use tasktree::{ScopedSpawn, TaskHandle};
 
-/// Runs `scenario` on a tokio multi-thread runtime (2 workers), then on a
-/// current-thread runtime.
-fn on_both_runtimes<F, Fut>(scenario: F)
-where
-    F: Fn(&'static str) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    quiet_intentional_panics();
-    common::tokio_multi_thread().block_on(scenario("tokio multi-thread"));
-    common::tokio_current_thread().block_on(scenario("tokio current-thread"));
-}
-
-/// A future that sends on `running` at its first poll, then pends until
-/// dropped; its guard logs `"{name} future dropped"` whether or not it was
-/// polled.
-fn pend(
-    log: &Log,
-    name: &'static str,
-    running: Option<oneshot::Sender<()>>,
-) -> impl Future<Output = ()> + Send + 'static {
-    let guard = log.guard(name);
-    async move {
-        let _guard = guard;
-        if let Some(running) = running {
-            let _ = running.send(());
-        }
-        std::future::pending::<()>().await
-    }
-}
-
 /// A child that waits for `go`, then panics with `message`.
 async fn fail_after(go: oneshot::Receiver<()>, message: &'static str) {
     go.await.expect("go");
     panic!("{message}");
-}
-
-fn message(payload: &(dyn Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("<not a string>")
 }
 
 type Slot<T> = Arc<Mutex<Option<TaskHandle<T>>>>;

@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::{on_both_runtimes, pend};
+
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,35 +17,6 @@ use common::{lock, on_each_executor, Log};
 use futures::channel::oneshot;
 use futures::future::{select, Either};
 use tasktree::{ScopedSpawn, ScopedSpawner, TokioSpawner};
-
-/// Runs `scenario` on a tokio multi-thread runtime (2 workers), then on a
-/// current-thread runtime.
-fn on_both_runtimes<F, Fut>(scenario: F)
-where
-    F: Fn(&'static str) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    common::tokio_multi_thread().block_on(scenario("tokio multi-thread"));
-    common::tokio_current_thread().block_on(scenario("tokio current-thread"));
-}
-
-/// A future that sends on `running` at its first poll, then pends until
-/// dropped; its guard logs `"{name} future dropped"` whether or not it was
-/// polled.
-fn pend(
-    log: &Log,
-    name: &'static str,
-    running: Option<oneshot::Sender<()>>,
-) -> impl Future<Output = ()> + Send + 'static {
-    let guard = log.guard(name);
-    async move {
-        let _guard = guard;
-        if let Some(running) = running {
-            let _ = running.send(());
-        }
-        std::future::pending::<()>().await
-    }
-}
 
 /// A child that waits until the body is gone (its `release` sender, held by
 /// the body, is dropped with it), then logs `"{name} completed"`.

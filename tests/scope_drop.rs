@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::until;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -17,21 +19,6 @@ use std::time::Duration;
 use common::{lock, quiet_intentional_panics, Counter, Log, ManualExecutor};
 use futures::FutureExt;
 use tasktree::{ScopedSpawn, ScopedSpawner, TaskHandle, TokioSpawner};
-
-/// Yields to the executor until `cond` holds; fails (instead of hanging)
-/// after some ten seconds of trying.
-async fn until(what: &str, mut cond: impl FnMut() -> bool) {
-    for i in 0..100_000 {
-        if cond() {
-            return;
-        }
-        common::yield_now().await;
-        if i % 10 == 9 {
-            std::thread::sleep(Duration::from_micros(100));
-        }
-    }
-    panic!("never happened: {what}");
-}
 
 /// A child that never completes and makes progress on every poll (it counts
 /// them in `polls` and wakes itself); its guard logs `"{name} future

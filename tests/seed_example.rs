@@ -44,7 +44,10 @@ async fn seed_readme_example_runs() {
                                 // guaranteed dropped.
     eprintln!("Task terminated.");
     assert!(dropped.load(Ordering::SeqCst), "the future was dropped");
-    assert!(!STILL_ALIVE_PRINTED.load(Ordering::SeqCst), "cancelled before it woke");
+    assert!(
+        !STILL_ALIVE_PRINTED.load(Ordering::SeqCst),
+        "cancelled before it woke"
+    );
 }
 
 struct DropFlag(Arc<AtomicBool>);

@@ -8,7 +8,8 @@
 
 mod common;
 
-use std::any::Any;
+use common::{message, on_both_runtimes, pend};
+
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
@@ -38,36 +39,6 @@ impl From<SpawnError> for Error {
 
 type Handle = TaskHandle<Result<(), Error>>;
 
-/// Runs `scenario` on a tokio multi-thread runtime (2 workers), then on a
-/// current-thread runtime.
-fn on_both_runtimes<F, Fut>(scenario: F)
-where
-    F: Fn(&'static str) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    quiet_intentional_panics();
-    common::tokio_multi_thread().block_on(scenario("tokio multi-thread"));
-    common::tokio_current_thread().block_on(scenario("tokio current-thread"));
-}
-
-/// A future that sends on `running` at its first poll, then pends until
-/// dropped; its guard logs `"{name} future dropped"` whether or not it was
-/// polled.
-fn pend(
-    log: &Log,
-    name: &'static str,
-    running: Option<oneshot::Sender<()>>,
-) -> impl Future<Output = ()> + Send + 'static {
-    let guard = log.guard(name);
-    async move {
-        let _guard = guard;
-        if let Some(running) = running {
-            let _ = running.send(());
-        }
-        std::future::pending::<()>().await
-    }
-}
-
 /// Blocks the calling thread (inside a poll) until `cond` holds; fails
 /// after ten seconds instead of hanging.
 fn block_until(what: &str, cond: impl Fn() -> bool) {
@@ -76,14 +47,6 @@ fn block_until(what: &str, cond: impl Fn() -> bool) {
         assert!(Instant::now() < deadline, "never happened: {what}");
         std::thread::yield_now();
     }
-}
-
-fn message(payload: &(dyn Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("<not a string>")
 }
 
 /// The failure that comes first in [`first_failure_wins`].

@@ -665,3 +665,80 @@ where
         leaf_running: test_rx,
     }
 }
+
+// ---- helpers shared by the issue 3 tests (scope blocks, policies, panics) ----
+
+/// Runs `scenario` on a tokio multi-thread runtime (2 workers), then on a
+/// current-thread runtime; the top-level scope functions use the runtime
+/// they are called in.
+pub fn on_both_runtimes<F, Fut>(scenario: F)
+where
+    F: Fn(&'static str) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    quiet_intentional_panics();
+    tokio_multi_thread().block_on(scenario("tokio multi-thread"));
+    tokio_current_thread().block_on(scenario("tokio current-thread"));
+}
+
+/// A future that sends on `running` at its first poll, then pends until
+/// dropped; made eagerly, so its guard logs `"{name} future dropped"` even
+/// if it is never polled.
+pub fn pend(
+    log: &Log,
+    name: &'static str,
+    running: Option<futures::channel::oneshot::Sender<()>>,
+) -> impl Future<Output = ()> + Send + 'static {
+    let guard = log.guard(name);
+    async move {
+        let _guard = guard;
+        if let Some(running) = running {
+            let _ = running.send(());
+        }
+        std::future::pending::<()>().await
+    }
+}
+
+/// The message of a string panic payload.
+pub fn message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("<not a string>")
+}
+
+/// Polls `inner`; panics with `message` when dropped, after `inner`.
+pub struct PanicOnDrop<F> {
+    pub inner: Pin<Box<F>>,
+    pub message: &'static str,
+}
+
+impl<F: Future> Future for PanicOnDrop<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl<F> Drop for PanicOnDrop<F> {
+    fn drop(&mut self) {
+        panic!("{}", self.message);
+    }
+}
+
+/// Yields to the executor until `cond` holds; fails (instead of hanging)
+/// after some ten seconds of trying.
+pub async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    for i in 0..100_000 {
+        if cond() {
+            return;
+        }
+        yield_now().await;
+        if i % 10 == 9 {
+            std::thread::sleep(std::time::Duration::from_micros(100));
+        }
+    }
+    panic!("never happened: {what}");
+}
