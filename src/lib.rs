@@ -316,9 +316,11 @@
 //!   after the same holds for every child of the block.
 //! - **Upward order.** A task's `done` runs after the `done` of each of its
 //!   children.
-//! - **Cascade.** After a cancel, the task and all its descendants terminate;
-//!   their futures make no progress beyond a poll already in flight, and no
-//!   wake-up is lost.
+//! - **Cascade.** After a cancel, the task and all its descendants terminate,
+//!   and no wake-up is lost. The cancelled task's future makes no progress
+//!   beyond a poll already in flight; the cancel then travels down phase by
+//!   phase, so a grandchild runs on until its parent has dropped its own
+//!   future and reached phase 3.
 //! - **Exactly once.** Each future is dropped once, each `done` runs once, each
 //!   done signal is sent once, also when a future, its destructor or a `done`
 //!   callback panics. Such panics are caught: the tree still terminates in order,
