@@ -217,6 +217,10 @@ impl Wakeups {
     /// a thread wakes; nested calls queue their wakers for its loop (G9: no
     /// recursion as deep as the tree).
     pub(crate) fn wake(mut self) {
+        if self.first.is_none() {
+            // `push` fills `first` before `rest`: nothing to wake.
+            return;
+        }
         let nested = DEFERRED.with(|deferred| {
             let mut deferred = deferred.borrow_mut();
             match deferred.as_mut() {
@@ -423,8 +427,7 @@ impl Node {
     pub(crate) fn cancel(&self, key: usize) {
         let mut wakeups = Wakeups::default();
         let mut guard = self.children.lock();
-        self.mark_cancelling();
-        cancel_locked(&mut guard, key, &mut wakeups);
+        cancel_locked(self, &mut guard, key, &mut wakeups);
         drop(guard);
         wakeups.wake();
     }
@@ -435,8 +438,7 @@ impl Node {
         let mut wakeups = Wakeups::default();
         let mut guard = self.children.lock();
         if cancel {
-            self.mark_cancelling();
-            cancel_locked(&mut guard, key, &mut wakeups);
+            cancel_locked(self, &mut guard, key, &mut wakeups);
         }
         let slot = &mut guard.slots[key];
         slot.refs -= 1;
@@ -582,9 +584,12 @@ impl fmt::Debug for Node {
 }
 
 /// Cancels the task of slot `key` under the lock, if it is still linked (I6).
-fn cancel_locked(children: &mut Children, key: usize, wakeups: &mut Wakeups) {
+/// A finished child's slot (a handle dropped after its result) leaves the
+/// scope's `any_cancelled` fast path untouched.
+fn cancel_locked(node: &Node, children: &mut Children, key: usize, wakeups: &mut Wakeups) {
     let slot = &mut children.slots[key];
     if slot.linked && !slot.cancelled {
+        node.mark_cancelling();
         slot.cancelled = true;
         wakeups.extend(slot.waker.take());
         take_foreign(&mut children.foreign, Some(key), wakeups);
