@@ -35,6 +35,9 @@ pub enum SpawnError {
     /// `SpawnError` carries no more detail than "the executor is shut
     /// down".)
     Executor,
+    /// The scope already holds 2^32 - 1 children that have not finished (or
+    /// whose handles are still alive); no task was created.
+    TooManyChildren,
 }
 
 impl SpawnError {
@@ -69,6 +72,9 @@ impl fmt::Display for SpawnError {
                 "cannot spawn: the spawner's task has terminated or its root was shut down",
             ),
             SpawnError::Executor => f.write_str("cannot spawn: the executor refused the task"),
+            SpawnError::TooManyChildren => {
+                f.write_str("cannot spawn: the scope has 2^32 - 1 children already")
+            }
         }
     }
 }

@@ -73,8 +73,12 @@ pin_project! {
     {
         #[pin]
         phase: Phase<F>,
-        // The task's slot in its parent's scope; taken in phase 6.
-        link: Option<Link>,
+        // The task's slot in its parent's scope: the scope, taken in phase 6,
+        // and the slot key. Two fields rather than a `Link`, so that the key
+        // and the small fields below share one word (the wrapper adds at most
+        // 32 bytes to the future).
+        parent: Option<Arc<Node>>,
+        key: u32,
         // The task's own scope, if it can spawn children.
         scope: Option<Arc<Node>>,
         // The `done` callback; taken in phase 5.
@@ -101,7 +105,7 @@ pin_project! {
                     shared.set_outcome(outcome);
                 }
             }
-            if let Some(link) = this.link.take() {
+            if let Some(link) = take_link(this.parent, *this.key) {
                 let shared = this.shared.take();
                 let done = this.done.take();
                 terminate_detached(this.scope.take(), link, move || {
@@ -125,12 +129,14 @@ where
         done: D,
         shared: Option<Arc<Shared<F::Output>>>,
     ) -> Self {
+        let key = u32::try_from(link.key).expect("`Node::register` keeps keys below 2^32");
         ScopedTask {
             phase: Phase::Running {
                 fut,
                 registered: false,
             },
-            link: Some(link),
+            parent: Some(link.node),
+            key,
             scope,
             done: Some(done),
             shared,
@@ -151,15 +157,16 @@ where
         loop {
             match this.phase.as_mut().project() {
                 PhaseProj::Running { fut, registered } => {
-                    let Some(link) = this.link.as_ref() else {
+                    let Some(parent) = this.parent.as_ref() else {
                         unreachable!("a running task holds its link")
                     };
+                    let key = *this.key as usize;
                     // Phase 1: the future runs until it completes or a cancel
                     // arrives. The cancel flag is read before each poll (I6).
                     let cancelled = if *registered {
-                        link.node.poll_cancelled(link.key, cx.waker())
+                        parent.poll_cancelled(key, cx.waker())
                     } else {
-                        link.node.is_cancelled(link.key)
+                        parent.is_cancelled(key)
                     };
                     let outcome = if cancelled {
                         Outcome::Cancelled
@@ -174,7 +181,7 @@ where
                                 // under the same lock for a cancel that came
                                 // during the poll (I6).
                                 *registered = true;
-                                if !link.node.poll_cancelled(link.key, cx.waker()) {
+                                if !parent.poll_cancelled(key, cx.waker()) {
                                     return Poll::Pending;
                                 }
                                 Outcome::Cancelled
@@ -185,14 +192,14 @@ where
                     // Phase 2: drop the future.
                     let mut outcome = drop_future(this.phase.as_mut(), outcome);
                     if let Outcome::Panicked(panic) = outcome {
-                        outcome = report_panic(Some(link), panic);
+                        outcome = report_panic(Some(parent), panic);
                     }
                     let Some(scope) = this.scope.as_ref() else {
                         // A leaf: no children, so phases 3 and 4 are empty.
                         this.phase.set(Phase::Signalled);
                         finish(
                             this.done.take(),
-                            this.link.take(),
+                            take_link(this.parent, *this.key),
                             this.shared.take(),
                             Some(outcome),
                         );
@@ -213,7 +220,8 @@ where
                         // A failure kept by this fail-fast scope is this
                         // task's failure, reported upwards in turn (I7).
                         if let Some(failure) = scope.retire() {
-                            let outcome = report_panic(this.link.as_ref(), failure.into_payload());
+                            let outcome =
+                                report_panic(this.parent.as_ref(), failure.into_payload());
                             if let Some(shared) = this.shared.as_ref() {
                                 shared.replace_outcome(outcome);
                             }
@@ -222,7 +230,12 @@ where
                     this.phase.set(Phase::Signalled);
                     *this.scope = None;
                     // Phase 5, then phase 6.
-                    finish(this.done.take(), this.link.take(), this.shared.take(), None);
+                    finish(
+                        this.done.take(),
+                        take_link(this.parent, *this.key),
+                        this.shared.take(),
+                        None,
+                    );
                     return Poll::Ready(());
                 }
                 PhaseProj::Signalled => return Poll::Ready(()),
@@ -245,7 +258,7 @@ where
         };
         f.debug_struct("ScopedTask")
             .field("phase", &phase)
-            .field("link", &self.link)
+            .field("key", &self.key)
             .finish_non_exhaustive()
     }
 }
@@ -270,13 +283,21 @@ fn drop_future<F: Future>(
     }
 }
 
+/// Takes the task's link out of its two fields (phase 6).
+fn take_link(parent: &mut Option<Arc<Node>>, key: u32) -> Option<Link> {
+    parent.take().map(|node| Link {
+        node,
+        key: key as usize,
+    })
+}
+
 /// Reports a panic to the task's parent: a fail-fast parent takes it and
 /// cancels its other children (I7); otherwise it stays with the task.
-fn report_panic<T>(link: Option<&Link>, panic: Box<dyn std::any::Any + Send>) -> Outcome<T> {
-    let Some(link) = link else {
+fn report_panic<T>(parent: Option<&Arc<Node>>, panic: Box<dyn std::any::Any + Send>) -> Outcome<T> {
+    let Some(parent) = parent else {
         return Outcome::Panicked(panic);
     };
-    match link.node.report_failure(Failure::Panic(panic)) {
+    match parent.report_failure(Failure::Panic(panic)) {
         Ok(()) => Outcome::Failed,
         Err(failure) => Outcome::Panicked(failure.into_payload()),
     }

@@ -347,6 +347,10 @@ impl Node {
         if children.closed {
             return Err(SpawnError::Terminated);
         }
+        // Keys fit in 32 bits, so that a task stores its key in 4 bytes.
+        if u32::try_from(children.slots.vacant_key()).is_err() {
+            return Err(SpawnError::TooManyChildren);
+        }
         let key = children.slots.insert(Slot {
             waker: None,
             refs: 1 + views,
