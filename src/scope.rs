@@ -23,7 +23,7 @@ use crate::handle::TaskHandle;
 use crate::loom::Arc;
 use crate::remote_scope::RemoteSpawner;
 use crate::signal::{Outcome, Shared};
-use crate::task::{drop_panic, terminate_detached};
+use crate::task::{drop_panic, terminate_block};
 use crate::tree::{finish_chain, Failure, Link, Node};
 use crate::{FailurePolicy, ScopedSpawn, ScopedSpawner, SpawnError};
 
@@ -90,7 +90,7 @@ pin_project! {
             // Dropped before the end: the children are cancelled; an
             // enclosing scope (if any) waits for them, nothing else can.
             match this.link.take() {
-                Some(link) => terminate_detached(Some(this.node.clone()), link, || ()),
+                Some(link) => terminate_block(this.node.clone(), link),
                 None => this.node.close().wake(),
             }
         }
@@ -242,7 +242,7 @@ struct BlockGuard {
 impl Drop for BlockGuard {
     fn drop(&mut self) {
         match self.parts.take() {
-            Some((node, Some(link))) => terminate_detached(Some(node), link, || ()),
+            Some((node, Some(link))) => terminate_block(node, link),
             Some((node, None)) => node.close().wake(),
             None => {}
         }

@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use crate::loom::{Arc, Mutex};
-use crate::tree::{finish_chain, Link, Node};
+use crate::tree::{run_orphans, Link, Node, Orphan};
 
 /// The sending half of a signal.
 ///
@@ -397,12 +397,9 @@ impl SignalSender for DoneSender {}
 
 impl Drop for DoneSender {
     fn drop(&mut self) {
-        // The observer first, then the parent (see task.rs, `finish`).
-        if let Some(shared) = self.shared.take() {
-            shared.complete(Some(Outcome::Cancelled));
-        }
         if let Some(link) = self.link.take() {
-            finish_chain(link);
+            let shared = self.shared.take();
+            signal_done(link, shared.as_deref(), Some(Outcome::Cancelled));
         }
     }
 }
@@ -493,6 +490,44 @@ impl fmt::Debug for DoneReceiver {
     }
 }
 
+/// What completing a done cell left to do once the locks are released: wake
+/// the observer, drop an outcome that came second (user code: I3).
+#[must_use = "the observer must be woken"]
+pub(crate) struct Completed<T> {
+    waker: Option<Waker>,
+    unused: Option<Outcome<T>>,
+}
+
+impl<T> Completed<T> {
+    pub(crate) fn finish(self) {
+        drop(self.unused);
+        if let Some(waker) = self.waker {
+            waker.wake();
+        }
+    }
+}
+
+/// Sends a child's done signal to its parent and to its observer together
+/// (phase 6; see `Link::done_with`), then runs what that completes.
+pub(crate) fn signal_done<T>(link: Link, shared: Option<&Shared<T>>, outcome: Option<Outcome<T>>) {
+    run_orphans(signal_done_then(link, shared, outcome));
+}
+
+/// As [`signal_done`], returning the parent's orphan continuation (if this
+/// completed it) instead of running it: for an orphan's own body.
+pub(crate) fn signal_done_then<T>(
+    link: Link,
+    shared: Option<&Shared<T>>,
+    outcome: Option<Outcome<T>>,
+) -> Option<Orphan> {
+    let (orphan, completed) =
+        link.done_with(|| shared.map(|shared| shared.complete_locked(outcome)));
+    if let Some(completed) = completed {
+        completed.finish();
+    }
+    orphan
+}
+
 /// How a task's future ended.
 pub(crate) enum Outcome<T> {
     /// It returned a value.
@@ -546,27 +581,26 @@ impl<T> Shared<T> {
         drop(previous);
     }
 
-    /// Marks the termination complete and wakes the observer (phase 6),
-    /// recording `outcome` first if none was recorded yet.
-    pub(crate) fn complete(&self, outcome: Option<Outcome<T>>) {
-        let (waker, _unused) = {
-            let mut state = self.state.lock();
-            state.complete = true;
-            let unused = match (&state.outcome, outcome) {
-                (None, Some(outcome)) => {
-                    state.outcome = Some(outcome);
-                    None
-                }
-                (None, None) => {
-                    state.outcome = Some(Outcome::Cancelled);
-                    None
-                }
-                (Some(_), outcome) => outcome,
-            };
-            (state.waker.take(), unused)
+    /// Marks the termination complete (phase 6), recording `outcome` first
+    /// if none was recorded yet. Called inside the parent's node lock
+    /// (`Link::done_with`): what must be woken or dropped is returned.
+    pub(crate) fn complete_locked(&self, outcome: Option<Outcome<T>>) -> Completed<T> {
+        let mut state = self.state.lock();
+        state.complete = true;
+        let unused = match (&state.outcome, outcome) {
+            (None, Some(outcome)) => {
+                state.outcome = Some(outcome);
+                None
+            }
+            (None, None) => {
+                state.outcome = Some(Outcome::Cancelled);
+                None
+            }
+            (Some(_), outcome) => outcome,
         };
-        if let Some(waker) = waker {
-            waker.wake();
+        Completed {
+            waker: state.waker.take(),
+            unused,
         }
     }
 

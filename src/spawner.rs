@@ -10,7 +10,7 @@ use futures_task::{FutureObj, Spawn};
 use crate::loom::Arc;
 use crate::remote_scope::RemoteSpawner;
 use crate::signal::{CancelSender, DoneReceiver, ParentSignals, Shared};
-use crate::task::{run_done, terminate_detached, ScopedTask};
+use crate::task::{terminate_detached, ScopedTask};
 use crate::tree::{Link, Node};
 use crate::{SpawnError, TaskHandle};
 
@@ -347,9 +347,9 @@ where
     }
 
     /// The number of children spawned through this scope that have not yet
-    /// sent their done signal. A snapshot: a child whose handle or done
-    /// receiver has just resolved may still be counted for a moment (its
-    /// observer is told before its parent).
+    /// sent their done signal. A child leaves the count in the same critical
+    /// section in which its handle or done receiver completes, so a child
+    /// whose handle has resolved is never counted.
     ///
     /// # Examples
     ///
@@ -493,10 +493,12 @@ struct Unmade<T: Send + 'static, D: FnOnce() + Send + 'static> {
 impl<T: Send + 'static, D: FnOnce() + Send + 'static> Drop for Unmade<T, D> {
     fn drop(&mut self) {
         if let Some(link) = self.link.take() {
-            let (done, shared) = (self.done.take(), self.shared.take());
-            terminate_detached(self.scope.take(), link, move || {
-                run_done(done, shared, None)
-            });
+            terminate_detached(
+                self.scope.take(),
+                link,
+                self.done.take(),
+                self.shared.take(),
+            );
         }
     }
 }

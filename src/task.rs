@@ -10,8 +10,8 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 
 use crate::loom::Arc;
-use crate::signal::{Outcome, Shared};
-use crate::tree::{finish_chain, Failure, Link, Node, Orphan};
+use crate::signal::{signal_done, signal_done_then, Outcome, Shared};
+use crate::tree::{run_orphans, Failure, Link, Node, Orphan};
 
 pin_project! {
     /// Where a task is in its termination.
@@ -106,11 +106,7 @@ pin_project! {
                 }
             }
             if let Some(link) = take_link(this.parent, *this.key) {
-                let shared = this.shared.take();
-                let done = this.done.take();
-                terminate_detached(this.scope.take(), link, move || {
-                    run_done(done, shared, None);
-                });
+                terminate_detached(this.scope.take(), link, this.done.take(), this.shared.take());
             }
         }
     }
@@ -304,36 +300,25 @@ fn report_panic<T>(parent: Option<&Arc<Node>>, panic: Box<dyn std::any::Any + Se
 }
 
 /// Phases 5 and 6 of a task whose wrapper is alive: `done`, then the done
-/// signal to the observer, then to the parent. In that order, so that when
-/// the parent's wait (phase 4, `shutdown`) resolves, every child's handle or
-/// done receiver is already complete; `live_children` may lag behind a
-/// resolved handle for a moment instead.
+/// signal to the parent and to the observer together (`Link::done_with`).
 fn finish<T, D: FnOnce()>(
     done: Option<D>,
     link: Option<Link>,
     shared: Option<Arc<Shared<T>>>,
     outcome: Option<Outcome<T>>,
 ) {
-    run_done(done, shared, outcome);
+    run_callback(done);
     if let Some(link) = link {
-        finish_chain(link);
+        signal_done(link, shared.as_deref(), outcome);
     }
 }
 
-/// Phase 5 (`done`, panics contained) and the observer's half of phase 6,
-/// recording `outcome` if it was not recorded in phase 2.
-pub(crate) fn run_done<T, D: FnOnce()>(
-    done: Option<D>,
-    shared: Option<Arc<Shared<T>>>,
-    outcome: Option<Outcome<T>>,
-) {
+/// Phase 5: the `done` callback, its panic contained (G4).
+fn run_callback<D: FnOnce()>(done: Option<D>) {
     if let Some(done) = done {
         if let Err(panic) = catch_unwind(AssertUnwindSafe(done)) {
             drop_panic(panic);
         }
-    }
-    if let Some(shared) = shared {
-        shared.complete(outcome);
     }
 }
 
@@ -346,29 +331,34 @@ pub(crate) fn drop_panic(panic: Box<dyn std::any::Any + Send>) {
 }
 
 /// Finishes the termination of a task whose wrapper is gone (dropped by the
-/// executor, or never built because spawning failed): closes its scope and
-/// runs `finish` (phase 5) and the done signal (phase 6) now if no child is
+/// executor, or never built because spawning failed): closes its scope, and
+/// runs `done` (phase 5) and the done signal (phase 6) now if no child is
 /// live, or hands them to the last child otherwise.
-pub(crate) fn terminate_detached(
+pub(crate) fn terminate_detached<T, D>(
     scope: Option<Arc<Node>>,
     link: Link,
-    finish: impl FnOnce() + Send + 'static,
-) {
+    done: Option<D>,
+    shared: Option<Arc<Shared<T>>>,
+) where
+    T: Send + 'static,
+    D: FnOnce() + Send + 'static,
+{
+    let finish = move || {
+        run_callback(done);
+        signal_done_then(link, shared.as_deref(), None)
+    };
     let Some(scope) = scope else {
-        finish();
-        finish_chain(link);
+        run_orphans(finish());
         return;
     };
     scope.close().wake();
     // The wrapper is gone: nothing is left to cancel or to fail (I7).
     drop(scope.retire());
-    let orphan: Orphan = Box::new(move || {
-        finish();
-        Some(link)
-    });
-    if let Some(orphan) = scope.adopt(orphan) {
-        if let Some(link) = orphan() {
-            finish_chain(link);
-        }
-    }
+    let orphan = Orphan::new(finish);
+    run_orphans(scope.adopt(orphan));
+}
+
+/// [`terminate_detached`] for a scope block's slot: no `done`, no observer.
+pub(crate) fn terminate_block(scope: Arc<Node>, link: Link) {
+    terminate_detached::<(), fn()>(Some(scope), link, None, None);
 }

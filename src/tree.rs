@@ -14,8 +14,11 @@
 //!   one that loses gets `SpawnError::Terminated`.
 //!   Checked by `loom-tests/tests/g5_no_orphans.rs`, `g7_concurrent_spawners.rs`.
 //! - **I2** At most one node lock is held at any time by library code: no
-//!   function here takes a second lock while holding one. This rules out
+//!   function here takes a second node lock while holding one. This rules out
 //!   lock-order deadlocks between parents and children and between siblings.
+//!   The one nested lock is a child's done cell (signal.rs, `Shared`), taken
+//!   inside its parent's node lock by `Link::done_with`; no code takes a node
+//!   lock while holding a done cell's.
 //! - **I3** No waker is woken or dropped, no `done` callback runs, and no user
 //!   future is polled or dropped while a node lock is held. Wakers are taken out
 //!   under the lock and woken after it is released (see `Wakeups`).
@@ -77,7 +80,7 @@
 //! the phases it can at once (drop the future, cancel the children) and hands
 //! the rest (`done`, the done signal) to its node as an *orphan continuation*,
 //! which the last child to finish runs. Chains of such continuations are run
-//! by the loop in [`finish_chain`], never by recursion (G9).
+//! by the loop in [`run_orphans`], never by recursion (G9).
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -90,8 +93,15 @@ use crate::error::SpawnError;
 use crate::loom::{Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
 
 /// What is left of a task's termination when its wrapper was dropped early:
-/// run `done` and return the link to signal next.
-pub(crate) type Orphan = Box<dyn FnOnce() -> Option<Link> + Send>;
+/// run `done`, send the done signal, and return the parent's own orphan
+/// continuation if this completed it (run next by [`run_orphans`]).
+pub(crate) struct Orphan(Box<dyn FnOnce() -> Option<Orphan> + Send>);
+
+impl Orphan {
+    pub(crate) fn new(finish: impl FnOnce() -> Option<Orphan> + Send + 'static) -> Self {
+        Orphan(Box::new(finish))
+    }
+}
 
 /// One scope: the children of one task or of a root spawner.
 pub(crate) struct Node {
@@ -638,9 +648,15 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    /// Sends this child's done signal to its parent scope (phase 6; I4).
-    /// Returns the parent's orphan continuation if this was its last child.
-    fn done(self) -> Option<Orphan> {
+    /// Sends this child's done signal to its parent scope (phase 6; I4), and
+    /// runs `observe` (the child's observer's half of phase 6) inside the
+    /// same critical section, so that a waiter of the parent that sees the
+    /// child gone also sees its handle complete, and an observer that sees
+    /// the handle complete also sees the parent's count lowered. `observe`
+    /// must not wake or drop anything: what it returns is handed back to be
+    /// dealt with after the lock is released (I3). Returns that, and the
+    /// parent's orphan continuation if this was its last child.
+    pub(crate) fn done_with<R>(self, observe: impl FnOnce() -> R) -> (Option<Orphan>, R) {
         let mut children = self.node.children.lock();
         let children_ref = &mut *children;
         let slot = &mut children_ref.slots[self.key];
@@ -662,11 +678,13 @@ impl Link {
         } else {
             None
         };
+        // Lock order: a node's lock before a done cell's (signal.rs).
+        let observed = observe();
         drop(children);
         drop(stale_waker);
         drop(removed);
         wakeups.wake();
-        orphan
+        (orphan, observed)
     }
 }
 
@@ -676,14 +694,17 @@ impl fmt::Debug for Link {
     }
 }
 
-/// Sends `link`'s done signal and runs, in a loop, every orphan continuation
-/// that this completes (G9: a chain of dropped wrappers 100,000 deep unwinds
-/// here without recursion).
+/// Sends `link`'s done signal (for a child with no observer) and runs the
+/// orphan continuations this completes.
 pub(crate) fn finish_chain(link: Link) {
-    let mut next = Some(link);
-    while let Some(link) = next.take() {
-        if let Some(orphan) = link.done() {
-            next = orphan();
-        }
+    run_orphans(link.done_with(|| ()).0);
+}
+
+/// Runs orphan continuations in a loop: each finishes one dropped task and
+/// returns its parent's, if that was the parent's last child (G9: a chain of
+/// dropped wrappers 100,000 deep unwinds here without recursion).
+pub(crate) fn run_orphans(mut next: Option<Orphan>) {
+    while let Some(Orphan(finish)) = next.take() {
+        next = finish();
     }
 }
