@@ -249,3 +249,32 @@ impl<F: FnOnce()> Drop for OnDrop<F> {
         }
     }
 }
+
+/// G1 and `live_children`: a child leaves its parent's count in the same
+/// critical section in which its done receiver or handle completes, so once
+/// either has resolved (here on another thread than the child's), the parent
+/// no longer counts it.
+#[test]
+fn resolved_child_is_not_counted_live() {
+    let runtime = common::tokio_multi_thread();
+    let root = common::tokio_root(&runtime);
+    let mut still_live = 0;
+    for round in 0..2000 {
+        if round % 2 == 0 {
+            let child = root
+                .spawn_future_with_signal(async {}, || ())
+                .expect("spawn");
+            futures::executor::block_on(child.done_receiver);
+            still_live += root.live_children();
+            child.cancel_sender.forget();
+        } else {
+            let handle = root.spawn_task(async {}).expect("spawn");
+            let _ = futures::executor::block_on(handle);
+            still_live += root.live_children();
+        }
+    }
+    assert_eq!(
+        still_live, 0,
+        "children counted live after their done receiver or handle resolved"
+    );
+}
