@@ -546,6 +546,15 @@ fn drop_panics_reach_the_caller() {
 // Executors that refuse or panic
 // ---------------------------------------------------------------------------
 
+/// Under Miri (.ci/miri), the loops over N try every fourth value only.
+fn miri_step() -> usize {
+    if cfg!(miri) {
+        4
+    } else {
+        1
+    }
+}
+
 /// G4, G5 when the executor refuses every spawn after the N-th, for every
 /// N from 0 to past the whole tree (the manual executor, deterministic):
 /// each refused spawn returns `SpawnError::Executor` to its caller, the
@@ -555,7 +564,7 @@ fn drop_panics_reach_the_caller() {
 fn executor_refuses_after_n_spawns() {
     let faults = Faults::new("executor_refuses_after_n_spawns");
     let inject = Inject::default();
-    for n in 0..=TASKS + 1 {
+    for n in (0..=TASKS + 1).step_by(miri_step()) {
         let executor = ManualExecutor::new();
         executor.refuse_after(n);
         let root = ScopedSpawner::new(executor.clone());
@@ -667,7 +676,7 @@ impl Spawn for Panicky {
 fn executor_panics_in_spawn_obj() {
     let faults = Faults::new("executor_panics_in_spawn_obj");
     let inject = Inject::default();
-    for at in 0..TASKS {
+    for at in (0..TASKS).step_by(miri_step()) {
         let inner = ManualExecutor::new();
         let panicky = Panicky {
             inner: inner.clone(),
