@@ -39,6 +39,7 @@ enum Repr {
     // is), for `?` into `anyhow::Error` or `Box<dyn Error + Send + Sync>`.
     Panic(Mutex<Box<dyn Any + Send + 'static>>),
     Failed,
+    DeadlineExceeded,
 }
 
 impl TaskError {
@@ -65,6 +66,29 @@ impl TaskError {
     /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// Whether the task was cancelled because its deadline passed
+    /// ([`TaskHandle::set_deadline`], [`TaskHandle::set_timeout`]). Such an
+    /// error is not [`is_cancelled`](Self::is_cancelled): the two are told
+    /// apart.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// let handle = root.spawn_task(std::future::pending::<()>()).unwrap();
+    /// handle.set_timeout(Duration::from_secs(1));
+    /// let err = handle.await.unwrap_err();
+    /// assert!(err.is_deadline_exceeded() && !err.is_cancelled());
+    /// # }
+    /// ```
+    pub fn is_deadline_exceeded(&self) -> bool {
+        matches!(self.repr, Repr::DeadlineExceeded)
     }
 
     /// Whether the task's future panicked (while polled or dropped).
@@ -174,6 +198,9 @@ pub(crate) fn outcome_result<T>(outcome: Outcome<T>) -> Result<T, TaskError> {
             repr: Repr::Panic(Mutex::new(payload)),
         }),
         Outcome::Failed => Err(TaskError { repr: Repr::Failed }),
+        Outcome::DeadlineExceeded => Err(TaskError {
+            repr: Repr::DeadlineExceeded,
+        }),
     }
 }
 
@@ -196,6 +223,7 @@ impl fmt::Display for TaskError {
             Repr::Failed => {
                 f.write_str("task failed; its enclosing fail-fast scope reports the failure")
             }
+            Repr::DeadlineExceeded => f.write_str("task was cancelled by its deadline"),
         }
     }
 }
@@ -209,6 +237,7 @@ impl fmt::Debug for TaskError {
                 .field(&panic_message(payload.lock().as_ref()).unwrap_or("..."))
                 .finish(),
             Repr::Failed => f.write_str("TaskError::Failed"),
+            Repr::DeadlineExceeded => f.write_str("TaskError::DeadlineExceeded"),
         }
     }
 }
@@ -276,6 +305,100 @@ impl<T> TaskHandle<T> {
     /// ```
     pub fn cancel(&self) {
         self.cancel.cancel_in_place();
+    }
+
+    /// Cancels the child gracefully: it is asked to stop now (its cancel
+    /// receiver fires, its scope's
+    /// [`stop_requested`](crate::ScopedSpawner::stop_requested) resolves, and
+    /// so do its descendants'), and it is cancelled only if it has not
+    /// finished when `grace` has passed. A child that completes within the
+    /// grace period yields its value.
+    ///
+    /// A later [`cancel`](Self::cancel) or drop of the handle does not cut
+    /// the grace period short; `cancel_with_grace(Duration::ZERO)` does.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called outside a tokio runtime, whose timer measures the
+    /// grace period.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// let handle = root.spawn_task(async {
+    ///     tokio::time::sleep(Duration::from_millis(100)).await;
+    ///     "flushed"
+    /// }).unwrap();
+    /// handle.cancel_with_grace(Duration::from_secs(1)); // enough to finish
+    /// assert_eq!(handle.await.unwrap(), "flushed");
+    /// # }
+    /// ```
+    #[cfg(feature = "tokio")]
+    #[track_caller]
+    pub fn cancel_with_grace(&self, grace: std::time::Duration) {
+        self.cancel.cancel_with_grace_in_place(grace);
+    }
+
+    /// Cancels the child when `deadline` passes, unless it has finished;
+    /// awaiting the handle then yields a [`TaskError`] that
+    /// [`is_deadline_exceeded`](TaskError::is_deadline_exceeded). The
+    /// cancel is the ordinary one: the child's future is dropped, then its
+    /// children are cancelled and awaited. Setting a deadline again adds one:
+    /// the earliest wins.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called outside a tokio runtime, whose timer measures the
+    /// deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tokio::time::Instant;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// let slow = root.spawn_task(tokio::time::sleep(Duration::from_secs(10))).unwrap();
+    /// slow.set_deadline(Instant::now() + Duration::from_secs(1));
+    /// assert!(slow.await.unwrap_err().is_deadline_exceeded());
+    /// # }
+    /// ```
+    #[cfg(feature = "tokio")]
+    #[track_caller]
+    pub fn set_deadline(&self, deadline: tokio::time::Instant) {
+        self.cancel.set_deadline(deadline);
+    }
+
+    /// [`set_deadline`](Self::set_deadline) at `timeout` from now.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// let fast = root.spawn_task(async { 7 }).unwrap();
+    /// fast.set_timeout(Duration::from_secs(1));
+    /// assert_eq!(fast.await.unwrap(), 7);
+    /// # }
+    /// ```
+    #[cfg(feature = "tokio")]
+    #[track_caller]
+    pub fn set_timeout(&self, timeout: std::time::Duration) {
+        self.cancel.set_timeout(timeout);
     }
 
     /// Whether the child's termination is complete; awaiting the handle

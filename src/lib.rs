@@ -383,6 +383,9 @@
 //! [`TaskTracker`]: https://docs.rs/tokio-util/0.7/tokio_util/task/task_tracker/struct.TaskTracker.html
 //! [`CancellationToken`]: https://docs.rs/tokio-util/0.7/tokio_util/sync/struct.CancellationToken.html
 #![forbid(unsafe_code)]
+// Without the `tokio` feature no deadline can be made (grace.rs): the timed
+// paths of the tree compile but are unreachable.
+#![cfg_attr(not(feature = "tokio"), allow(dead_code, unreachable_code))]
 #![deny(clippy::disallowed_types)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
@@ -390,12 +393,14 @@
 mod error;
 #[cfg(feature = "tokio")]
 mod executor;
+mod grace;
 mod handle;
 mod loom;
 pub mod remote_scope;
 mod scope;
 mod signal;
 mod spawner;
+mod stop;
 mod task;
 mod tree;
 
@@ -411,3 +416,4 @@ pub use signal::{
     ParentSignals, SignalReceiver, SignalSender,
 };
 pub use spawner::{FailurePolicy, ScopedSpawn, ScopedSpawner, Shutdown};
+pub use stop::StopRequested;

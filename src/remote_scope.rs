@@ -260,7 +260,7 @@ impl RemoteScope {
 impl Drop for RemoteScope {
     fn drop(&mut self) {
         if let Some(node) = self.node.take() {
-            node.close().wake();
+            Node::close(&node).wake();
         }
     }
 }

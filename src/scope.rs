@@ -24,7 +24,7 @@ use crate::loom::Arc;
 use crate::remote_scope::RemoteSpawner;
 use crate::signal::{Outcome, Shared};
 use crate::task::{drop_panic, terminate_block};
-use crate::tree::{finish_chain, Failure, Link, Node};
+use crate::tree::{finish_chain, Failure, Link, Node, Signal};
 use crate::{FailurePolicy, ScopedSpawn, ScopedSpawner, SpawnError};
 
 /// Turns a body's output into a failure (`try_scope`'s `Err`), or keeps it.
@@ -64,6 +64,8 @@ pin_project! {
         link: Option<Link>,
         // Whether a cancel of `link`'s slot has been passed on to the children.
         parent_cancelled: bool,
+        // Whether a stop request of `link`'s slot has been passed on.
+        parent_stopped: bool,
         output: Option<F::Output>,
         // Turns the body's output into a failure (`try_scope`'s `Err`).
         classify: Classify<F::Output>,
@@ -91,7 +93,7 @@ pin_project! {
             // enclosing scope (if any) waits for them, nothing else can.
             match this.link.take() {
                 Some(link) => terminate_block(this.node.clone(), link),
-                None => this.node.close().wake(),
+                None => Node::close(this.node).wake(),
             }
         }
     }
@@ -109,14 +111,29 @@ impl<F: Future> Block<F> {
                         continue;
                     }
                     if let Some(link) = this.link.as_ref() {
-                        if !*this.parent_cancelled && link.node.poll_cancelled(link.key, cx.waker())
-                        {
-                            // The enclosing scope was cancelled while the body
-                            // runs: the body is the enclosing task's own code,
-                            // which its task's termination drops; the block's
-                            // children are cancelled now.
-                            *this.parent_cancelled = true;
-                            this.node.close().wake();
+                        if !*this.parent_cancelled {
+                            match link
+                                .node
+                                .poll_signal(link.key, cx.waker(), *this.parent_stopped)
+                            {
+                                Signal::Run => {}
+                                Signal::Stop(deadline) => {
+                                    // Asked to stop gracefully: the body sees
+                                    // it through its spawner, and the request
+                                    // goes on to the children (grace.rs).
+                                    *this.parent_stopped = true;
+                                    Node::request_stop(this.node, deadline).wake();
+                                }
+                                Signal::Cancel { .. } => {
+                                    // The enclosing scope was cancelled while
+                                    // the body runs: the body is the enclosing
+                                    // task's own code, which its task's
+                                    // termination drops; the block's children
+                                    // are cancelled now.
+                                    *this.parent_cancelled = true;
+                                    Node::close(this.node).wake();
+                                }
+                            }
                         }
                     }
                     match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
@@ -159,7 +176,7 @@ impl<F: Future> Block<F> {
 /// destructor as a failure.
 fn drop_body<F: Future>(
     mut body: Pin<&mut Body<F>>,
-    node: &Node,
+    node: &Arc<Node>,
     body_failure: &mut Option<Failure>,
 ) {
     if let Err(panic) = catch_unwind(AssertUnwindSafe(|| body.set(Body::Draining))) {
@@ -171,14 +188,14 @@ fn drop_body<F: Future>(
 /// wins) and cancels every child (I7). A supervised scope keeps it for the
 /// block to report, and cancels the children too, as no body is left to use
 /// their results.
-fn fail(node: &Node, failure: Failure, body_failure: &mut Option<Failure>) {
-    match node.report_failure(failure) {
+fn fail(node: &Arc<Node>, failure: Failure, body_failure: &mut Option<Failure>) {
+    match Node::report_failure(node, failure) {
         Ok(()) => {}
         // Not fail-fast (a fail-fast node refuses only when it already kept
         // an earlier failure, which wins).
         Err(failure) if body_failure.is_none() && !node.has_failed() => {
             *body_failure = Some(failure);
-            node.close().wake();
+            Node::close(node).wake();
         }
         Err(failure) => drop_panic(failure.into_payload()),
     }
@@ -228,6 +245,7 @@ where
         node,
         link,
         parent_cancelled: false,
+        parent_stopped: false,
         output: None,
         classify,
         body_failure: None,
@@ -243,7 +261,7 @@ impl Drop for BlockGuard {
     fn drop(&mut self) {
         match self.parts.take() {
             Some((node, Some(link))) => terminate_block(node, link),
-            Some((node, None)) => node.close().wake(),
+            Some((node, None)) => Node::close(&node).wake(),
             None => {}
         }
     }
@@ -747,7 +765,7 @@ where
         let this = self.project();
         match this.fut.poll(cx) {
             Poll::Ready(Err(error)) => {
-                match this.node.report_failure(Failure::Error(Box::new(error))) {
+                match Node::report_failure(this.node, Failure::Error(Box::new(error))) {
                     // The scope took the error and cancelled every child, this
                     // one included: it ends as cancelled at its next poll, and
                     // its handle reports the failure.

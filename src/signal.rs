@@ -187,7 +187,7 @@ impl CancelSender {
     /// ```
     pub fn cancel(mut self) {
         if let Some(slot) = self.slot.take() {
-            slot.node.release(slot.key, true);
+            Node::release(&slot.node, slot.key, true);
         }
     }
 
@@ -219,7 +219,121 @@ impl CancelSender {
     /// Cancels the child, keeping the sender (for `TaskHandle::cancel`).
     pub(crate) fn cancel_in_place(&self) {
         if let Some(slot) = &self.slot {
-            slot.node.cancel(slot.key);
+            Node::cancel(&slot.node, slot.key);
+        }
+    }
+
+    /// `cancel_with_grace`, keeping the sender.
+    #[cfg(feature = "tokio")]
+    #[track_caller]
+    pub(crate) fn cancel_with_grace_in_place(&self, grace: std::time::Duration) {
+        let timer = crate::grace::current_timer("a grace period");
+        if let Some(slot) = &self.slot {
+            let deadline = crate::grace::Deadline::after(grace, timer);
+            Node::cancel_gracefully(&slot.node, slot.key, deadline);
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl CancelSender {
+    /// Cancels the child gracefully: it is asked to stop now (its cancel
+    /// receiver fires, and its scope's
+    /// [`stop_requested`](crate::ScopedSpawner::stop_requested), and so do
+    /// its descendants'), and is cancelled only if it has not finished when
+    /// `grace` has passed.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called outside a tokio runtime, whose timer measures the
+    /// grace period.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tasktree::{ScopedSpawn, ScopedSpawner};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// let signals = root
+    ///     .spawn_with_signal(
+    ///         |spawner| async move {
+    ///             spawner.stop_requested().await; // the stop request
+    ///             println!("flushing");           // runs: the grace period is 1 s
+    ///         },
+    ///         || (),
+    ///     )
+    ///     .unwrap();
+    /// signals.cancel_sender.cancel_with_grace(Duration::from_secs(1));
+    /// signals.done_receiver.await;
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn cancel_with_grace(self, grace: std::time::Duration) {
+        self.cancel_with_grace_in_place(grace);
+        self.forget();
+    }
+
+    /// Cancels the child when `deadline` passes, unless it has finished
+    /// (with a [`TaskHandle`](crate::TaskHandle), the error then
+    /// [`is_deadline_exceeded`](crate::TaskError::is_deadline_exceeded)).
+    /// The sender keeps its right to cancel earlier.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tasktree::{ScopedSpawn, ScopedSpawner};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// let signals = root.spawn_future_with_signal(std::future::pending(), || ()).unwrap();
+    /// signals.cancel_sender.set_deadline(tokio::time::Instant::now() + Duration::from_secs(1));
+    /// signals.done_receiver.await; // a second later, by the paused clock
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn set_deadline(&self, deadline: tokio::time::Instant) {
+        let timer = crate::grace::current_timer("a deadline");
+        if let Some(slot) = &self.slot {
+            let deadline = crate::grace::Deadline::at(deadline, timer);
+            Node::set_deadline(&slot.node, slot.key, deadline);
+        }
+    }
+
+    /// [`set_deadline`](Self::set_deadline) at `timeout` from now.
+    ///
+    /// # Panics
+    ///
+    /// Panics if called outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tasktree::{ScopedSpawn, ScopedSpawner};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// let signals = root.spawn_future_with_signal(std::future::pending(), || ()).unwrap();
+    /// signals.cancel_sender.set_timeout(Duration::from_secs(1));
+    /// signals.done_receiver.await;
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn set_timeout(&self, timeout: std::time::Duration) {
+        let timer = crate::grace::current_timer("a timeout");
+        if let Some(slot) = &self.slot {
+            let deadline = crate::grace::Deadline::after(timeout, timer);
+            Node::set_deadline(&slot.node, slot.key, deadline);
         }
     }
 }
@@ -229,7 +343,7 @@ impl SignalSender for CancelSender {}
 impl ForgettableSignalSender for CancelSender {
     fn forget(mut self) {
         if let Some(slot) = self.slot.take() {
-            slot.node.release(slot.key, false);
+            Node::release(&slot.node, slot.key, false);
         }
     }
 }
@@ -237,7 +351,7 @@ impl ForgettableSignalSender for CancelSender {
 impl Drop for CancelSender {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
-            slot.node.release(slot.key, true);
+            Node::release(&slot.node, slot.key, true);
         }
     }
 }
@@ -337,7 +451,7 @@ impl SignalReceiver for CancelReceiver {}
 
 impl Drop for CancelReceiver {
     fn drop(&mut self) {
-        self.slot.node.release(self.slot.key, false);
+        Node::release(&self.slot.node, self.slot.key, false);
     }
 }
 
@@ -534,6 +648,8 @@ pub(crate) enum Outcome<T> {
     Completed(T),
     /// It was dropped before completing.
     Cancelled,
+    /// It was cancelled by its deadline (grace.rs).
+    DeadlineExceeded,
     /// Polling or dropping it panicked.
     Panicked(Box<dyn Any + Send + 'static>),
     /// It failed, and its fail-fast scope took the failure (tree.rs, I7).

@@ -284,7 +284,7 @@ where
     /// # }
     /// ```
     pub fn shutdown(&self) -> Shutdown {
-        self.raw.node.close().wake();
+        Node::close(&self.raw.node).wake();
         Shutdown {
             node: self.raw.node.clone(),
         }
@@ -407,11 +407,17 @@ where
         };
         let task = ScopedTask::new(link, guard.scope.take(), fut, done, guard.shared.take());
         // If the executor refuses, it drops `task`, whose drop ends it (G4).
-        self.spawn_executor(task)?;
+        self.spawn_plain(task)?;
         Ok(cancel_sender)
     }
 
-    fn spawn_executor<F>(&self, task: F) -> Result<(), futures_task::SpawnError>
+    /// This spawner's scope.
+    pub(crate) fn as_raw_node(&self) -> &Arc<Node> {
+        &self.raw.node
+    }
+
+    /// Hands `task` to the executor as it is (not as a child of the tree).
+    pub(crate) fn spawn_plain<F>(&self, task: F) -> Result<(), futures_task::SpawnError>
     where
         F: Future<Output = ()> + Send + 'static,
     {
@@ -620,6 +626,12 @@ impl<S> fmt::Debug for ScopedSpawner<S> {
 #[must_use = "futures do nothing unless polled; the children are cancelled either way"]
 pub struct Shutdown {
     node: Arc<Node>,
+}
+
+impl Shutdown {
+    pub(crate) fn new(node: Arc<Node>) -> Self {
+        Self { node }
+    }
 }
 
 impl Future for Shutdown {

@@ -11,16 +11,53 @@ use pin_project_lite::pin_project;
 
 use crate::loom::Arc;
 use crate::signal::{signal_done, signal_done_then, Outcome, Shared};
-use crate::tree::{run_orphans, Failure, Link, Node, Orphan};
+use crate::tree::{run_orphans, Failure, Link, Node, Orphan, Signal};
+
+/// What a running task has done so far: whether its waker is stored in its
+/// slot (it is not on the first poll, so a future that completes at once
+/// costs one lock), and whether a stop request (grace.rs) has been passed on
+/// to its own scope. An enum rather than two `bool`s: one byte, with a niche
+/// left for `Phase`'s tag, so that the wrapper stays small (tests/size.rs).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    Nothing,
+    Registered,
+    StopSeen,
+    Both,
+}
+
+impl Seen {
+    fn registered(self) -> bool {
+        matches!(self, Seen::Registered | Seen::Both)
+    }
+
+    fn stop_seen(self) -> bool {
+        matches!(self, Seen::StopSeen | Seen::Both)
+    }
+
+    fn with_registered(self) -> Self {
+        if self.stop_seen() {
+            Seen::Both
+        } else {
+            Seen::Registered
+        }
+    }
+
+    fn with_stop_seen(self) -> Self {
+        if self.registered() {
+            Seen::Both
+        } else {
+            Seen::StopSeen
+        }
+    }
+}
 
 pin_project! {
     /// Where a task is in its termination.
     #[project = PhaseProj]
     enum Phase<F> {
-        /// Phase 1: the user's future runs. `registered` tells whether the
-        /// task's waker is stored in its slot yet (it is not on the first
-        /// poll, so a future that completes at once costs one lock).
-        Running { #[pin] fut: F, registered: bool },
+        /// Phase 1: the user's future runs.
+        Running { #[pin] fut: F, seen: Seen },
         /// Phases 3 and 4: the future is dropped, the children are cancelled,
         /// the task waits for them.
         Draining,
@@ -129,7 +166,7 @@ where
         ScopedTask {
             phase: Phase::Running {
                 fut,
-                registered: false,
+                seen: Seen::Nothing,
             },
             parent: Some(link.node),
             key,
@@ -152,37 +189,52 @@ where
         let mut this = self.project();
         loop {
             match this.phase.as_mut().project() {
-                PhaseProj::Running { fut, registered } => {
+                PhaseProj::Running { mut fut, seen } => {
                     let Some(parent) = this.parent.as_ref() else {
                         unreachable!("a running task holds its link")
                     };
                     let key = *this.key as usize;
                     // Phase 1: the future runs until it completes or a cancel
                     // arrives. The cancel flag is read before each poll (I6).
-                    let cancelled = if *registered {
-                        parent.poll_cancelled(key, cx.waker())
+                    let stop_seen = seen.stop_seen();
+                    let signal = if seen.registered() {
+                        parent.poll_signal(key, cx.waker(), stop_seen)
                     } else {
-                        parent.is_cancelled(key)
+                        parent.peek_signal(key, stop_seen)
                     };
-                    let outcome = if cancelled {
-                        Outcome::Cancelled
-                    } else {
-                        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-                            Ok(Poll::Ready(value)) => Outcome::Completed(value),
-                            Ok(Poll::Pending) => {
-                                if *registered {
-                                    return Poll::Pending;
-                                }
-                                // First park: store the waker, and look again
-                                // under the same lock for a cancel that came
-                                // during the poll (I6).
-                                *registered = true;
-                                if !parent.poll_cancelled(key, cx.waker()) {
-                                    return Poll::Pending;
-                                }
-                                Outcome::Cancelled
+                    let outcome = match signal {
+                        Signal::Cancel { expired } => cancelled(expired),
+                        Signal::Stop(deadline) => {
+                            // A graceful cancel: the task's own scope, and so
+                            // its children, are asked to stop too; the future
+                            // runs on until the cancel (grace.rs).
+                            *seen = seen.with_stop_seen();
+                            if let Some(scope) = this.scope.as_ref() {
+                                Node::request_stop(scope, deadline).wake();
                             }
-                            Err(panic) => Outcome::Panicked(panic),
+                            continue;
+                        }
+                        Signal::Run => {
+                            match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+                                Ok(Poll::Ready(value)) => Outcome::Completed(value),
+                                Ok(Poll::Pending) => {
+                                    if seen.registered() {
+                                        return Poll::Pending;
+                                    }
+                                    // First park: store the waker, and look again
+                                    // under the same lock for a cancel that came
+                                    // during the poll (I6).
+                                    *seen = seen.with_registered();
+                                    match parent.poll_signal(key, cx.waker(), stop_seen) {
+                                        Signal::Run => return Poll::Pending,
+                                        // Passed on at the top of the loop, and
+                                        // the future polled again.
+                                        Signal::Stop(_) => continue,
+                                        Signal::Cancel { expired } => cancelled(expired),
+                                    }
+                                }
+                                Err(panic) => Outcome::Panicked(panic),
+                            }
                         }
                     };
                     // Phase 2: drop the future.
@@ -205,7 +257,7 @@ where
                         shared.set_outcome(outcome);
                     }
                     // Phase 3: cancel the children; no new child can join.
-                    scope.close().wake();
+                    Node::close(scope).wake();
                 }
                 PhaseProj::Draining => {
                     // Phase 4: wait for every child's done signal.
@@ -259,6 +311,15 @@ where
     }
 }
 
+/// The outcome of a task cancelled before its future completed.
+fn cancelled<T>(expired: bool) -> Outcome<T> {
+    if expired {
+        Outcome::DeadlineExceeded
+    } else {
+        Outcome::Cancelled
+    }
+}
+
 /// Phase 2: drops the future in place, containing a panic of its destructor.
 /// Returns `outcome`, or the destructor's panic if the future had not
 /// already panicked.
@@ -293,7 +354,7 @@ fn report_panic<T>(parent: Option<&Arc<Node>>, panic: Box<dyn std::any::Any + Se
     let Some(parent) = parent else {
         return Outcome::Panicked(panic);
     };
-    match parent.report_failure(Failure::Panic(panic)) {
+    match Node::report_failure(parent, Failure::Panic(panic)) {
         Ok(()) => Outcome::Failed,
         Err(failure) => Outcome::Panicked(failure.into_payload()),
     }
@@ -351,7 +412,7 @@ pub(crate) fn terminate_detached<T, D>(
         run_orphans(finish());
         return;
     };
-    scope.close().wake();
+    Node::close(&scope).wake();
     // The wrapper is gone: nothing is left to cancel or to fail (I7).
     drop(scope.retire());
     let orphan = Orphan::new(finish);

@@ -90,6 +90,7 @@ use std::task::{Poll, Waker};
 use slab::Slab;
 
 use crate::error::SpawnError;
+use crate::grace::{Action, Deadline, GraceState, Later};
 use crate::loom::{Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
 
 /// What is left of a task's termination when its wrapper was dropped early:
@@ -135,6 +136,14 @@ struct Children {
     /// The first failure reported under fail-fast; taken by the node's owner
     /// (a scope block, or the task whose scope this is) once `live` is zero.
     failure: Option<Failure>,
+    /// The scope has been asked to stop: its owner saw a stop request (a
+    /// graceful cancel), or the scope closed. Only goes from false to true.
+    stop: bool,
+    /// `StopRequested` futures waiting for `stop`.
+    stop_waiters: Wakeups,
+    /// Grace periods, deadlines and the scope's cancellation token
+    /// (grace.rs; empty without the `tokio` feature).
+    grace: GraceState,
     /// The owner task's slot in its own parent, if this is a task's scope:
     /// a fail-fast failure cancels the owner too (I7). It holds no view of
     /// that slot: a failure is reported by a child that is still live, and
@@ -167,8 +176,37 @@ struct Slot {
     refs: u32,
     /// Set by a cancel (I6).
     cancelled: bool,
+    /// Set by a graceful cancel's stop request, before `cancelled` (grace.rs).
+    stopping: bool,
+    /// The cancel came from the task's deadline.
+    expired: bool,
     /// The task has not yet sent its done signal (I4).
     linked: bool,
+}
+
+/// What a task finds in its slot before a poll of its future.
+pub(crate) enum Signal {
+    /// Run on.
+    Run,
+    /// Asked to stop, and not seen before: the task passes the request on
+    /// to its own scope, with the deadline by which the cancel will follow,
+    /// and runs on.
+    Stop(Option<Deadline>),
+    /// Cancelled: phase 1 ends. `expired` if by the task's deadline.
+    Cancel { expired: bool },
+}
+
+/// How a cancel of one child applies.
+enum How {
+    /// By the scope's grace period if it has one, else at once. A child that
+    /// is already being cancelled gracefully keeps its own deadline.
+    Default,
+    /// Gracefully, with this deadline.
+    Grace(Deadline),
+    /// At once.
+    Now,
+    /// At once, as having missed its deadline.
+    Expire,
 }
 
 /// Wakers taken out under a lock, to be woken after it is released (I3).
@@ -180,6 +218,8 @@ struct Slot {
 pub(crate) struct Wakeups {
     first: Option<Waker>,
     rest: Vec<Waker>,
+    /// Timers to arm and tokens to cancel (grace.rs).
+    later: Later,
 }
 
 impl Wakeups {
@@ -211,6 +251,7 @@ impl Wakeups {
 
     /// Moves every waker of `other` into `self`.
     fn append(&mut self, other: &mut Wakeups) {
+        self.later.append(&mut other.later);
         self.extend(other.first.take());
         if self.rest.is_empty() {
             std::mem::swap(&mut self.rest, &mut other.rest);
@@ -227,6 +268,16 @@ impl Wakeups {
     /// a thread wakes; nested calls queue their wakers for its loop (G9: no
     /// recursion as deep as the tree).
     pub(crate) fn wake(mut self) {
+        // Cancelling a token wakes its waiters; arming a timer may run its
+        // action at once, which wakes in turn: both after the lock (I3).
+        let later = std::mem::take(&mut self.later);
+        self.wake_wakers();
+        if !later.is_empty() {
+            later.run();
+        }
+    }
+
+    fn wake_wakers(mut self) {
         if self.first.is_none() {
             // `push` fills `first` before `rest`: nothing to wake.
             return;
@@ -301,6 +352,9 @@ impl Node {
                 foreign: Vec::new(),
                 fail_fast: false,
                 failure: None,
+                stop: false,
+                stop_waiters: Wakeups::default(),
+                grace: GraceState::default(),
                 owner: None,
             }),
             root,
@@ -339,11 +393,11 @@ impl Node {
     }
 
     /// Drops a handle to a root node; the last one closes it (G8).
-    pub(crate) fn release_handle(&self) {
+    pub(crate) fn release_handle(self: &Arc<Self>) {
         // AcqRel: pairs with the other releases, so the thread that closes the
         // root sees everything the other handles did before letting go.
         if self.root && self.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.close().wake();
+            Node::close(self).wake();
         }
     }
 
@@ -361,10 +415,15 @@ impl Node {
         if u32::try_from(children.slots.vacant_key()).is_err() {
             return Err(SpawnError::TooManyChildren);
         }
+        // A child of a scope that was asked to stop is asked at birth; the
+        // `any_cancelled` flag is already set (`request_stop`).
+        let stopping = children.stop;
         let key = children.slots.insert(Slot {
             waker: None,
             refs: 1 + views,
             cancelled: false,
+            stopping,
+            expired: false,
             linked: true,
         });
         children.live += 1;
@@ -375,14 +434,46 @@ impl Node {
         })
     }
 
-    /// Whether slot `key` was cancelled, without registering a waker.
+    /// Whether slot `key` was cancelled or asked to stop, without
+    /// registering a waker.
     pub(crate) fn is_cancelled(&self, key: usize) -> bool {
         // Acquire: pairs with the Release store in `mark_cancelling`; a cancel
         // that happened before this call has set the flag (I6).
         if !self.any_cancelled.load(Ordering::Acquire) {
             return false;
         }
-        self.children.lock().slots[key].cancelled
+        let children = self.children.lock();
+        let slot = &children.slots[key];
+        slot.cancelled || slot.stopping
+    }
+
+    /// The task's signal before its first poll, without registering a waker.
+    /// `stop_seen`: the task has already passed on a stop request.
+    pub(crate) fn peek_signal(&self, key: usize, stop_seen: bool) -> Signal {
+        // Acquire: as in `is_cancelled`.
+        if !self.any_cancelled.load(Ordering::Acquire) {
+            return Signal::Run;
+        }
+        signal_locked(&self.children.lock(), key, stop_seen)
+    }
+
+    /// The task's signal; unless cancelled, stores `waker` as the task's
+    /// waker under the same lock, so that a later cancel or stop request
+    /// wakes it (I6).
+    pub(crate) fn poll_signal(&self, key: usize, waker: &Waker, stop_seen: bool) -> Signal {
+        // Declared before the guard so the replaced waker drops after the
+        // unlock (I3).
+        let _replaced;
+        let mut children = self.children.lock();
+        let signal = signal_locked(&children, key, stop_seen);
+        if !matches!(signal, Signal::Cancel { .. }) {
+            let slot = &mut children.slots[key];
+            match &slot.waker {
+                Some(stored) if stored.will_wake(waker) => {}
+                _ => _replaced = slot.waker.replace(waker.clone()),
+            }
+        }
+        signal
     }
 
     /// Sets `any_cancelled` before a slot's flag is set (I6).
@@ -392,30 +483,12 @@ impl Node {
         }
     }
 
-    /// Whether slot `key` was cancelled; if not, stores `waker` as the task's
-    /// waker under the same lock, so that a later cancel wakes it (I6).
-    pub(crate) fn poll_cancelled(&self, key: usize, waker: &Waker) -> bool {
-        // Declared before the guard so the replaced waker drops after the
-        // unlock (I3).
-        let _replaced;
-        let mut children = self.children.lock();
-        let slot = &mut children.slots[key];
-        if slot.cancelled {
-            return true;
-        }
-        match &slot.waker {
-            Some(stored) if stored.will_wake(waker) => {}
-            _ => _replaced = slot.waker.replace(waker.clone()),
-        }
-        false
-    }
-
     /// The cancel receiver's poll: ready once slot `key` is cancelled.
     pub(crate) fn poll_cancel_receiver(&self, key: usize, waker: &Waker) -> Poll<()> {
         let mut children = self.children.lock();
         let children = &mut *children;
         let slot = &children.slots[key];
-        if slot.cancelled || !slot.linked {
+        if slot.cancelled || slot.stopping || !slot.linked {
             return Poll::Ready(());
         }
         if slot.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
@@ -437,43 +510,198 @@ impl Node {
         self.children.lock().slots[key].refs += 1;
     }
 
-    /// Cancels the task of slot `key`, if it has not yet finished (I6).
-    pub(crate) fn cancel(&self, key: usize) {
+    /// Cancels the task of slot `key`, if it has not yet finished (I6):
+    /// gracefully if the scope has a grace period.
+    pub(crate) fn cancel(this: &Arc<Self>, key: usize) {
+        Self::cancel_how(this, key, How::Default);
+    }
+
+    /// Cancels the task of slot `key` gracefully: a stop request now, the
+    /// cancel at `deadline` (grace.rs).
+    pub(crate) fn cancel_gracefully(this: &Arc<Self>, key: usize, deadline: Deadline) {
+        Self::cancel_how(this, key, How::Grace(deadline));
+    }
+
+    fn cancel_how(this: &Arc<Self>, key: usize, how: How) {
         let mut wakeups = Wakeups::default();
-        let mut guard = self.children.lock();
-        cancel_locked(self, &mut guard, key, &mut wakeups);
+        let mut guard = this.children.lock();
+        cancel_locked(this, &mut guard, key, how, &mut wakeups);
+        drop(guard);
+        wakeups.wake();
+    }
+
+    /// Cancels the task of slot `key` at `deadline`, as having missed it.
+    /// A no-op for a task that has finished.
+    pub(crate) fn set_deadline(this: &Arc<Self>, key: usize, deadline: Deadline) {
+        let mut wakeups = Wakeups::default();
+        let mut guard = this.children.lock();
+        let slot = &mut guard.slots[key];
+        if slot.linked && !slot.cancelled {
+            // The timer's view of the slot (I5), released when it is done.
+            slot.refs += 1;
+            wakeups
+                .later
+                .arm(deadline, this.clone(), Action::Expire(key));
+        }
         drop(guard);
         wakeups.wake();
     }
 
     /// Drops a view of slot `key`, cancelling the task first if `cancel`,
     /// in one critical section.
-    pub(crate) fn release(&self, key: usize, cancel: bool) {
+    pub(crate) fn release(this: &Arc<Self>, key: usize, cancel: bool) {
         let mut wakeups = Wakeups::default();
-        let mut guard = self.children.lock();
+        let mut guard = this.children.lock();
         if cancel {
-            cancel_locked(self, &mut guard, key, &mut wakeups);
+            cancel_locked(this, &mut guard, key, How::Default, &mut wakeups);
         }
-        let slot = &mut guard.slots[key];
-        slot.refs -= 1;
-        let removed = if slot.refs == 0 {
-            Some(guard.slots.remove(key))
-        } else {
-            None
+        let removed = release_locked(&mut guard, key);
+        drop(guard);
+        drop(removed);
+        wakeups.wake();
+    }
+
+    /// Closes the scope and cancels every child (phase 3; I1, I6):
+    /// gracefully if the scope has a grace period, or its owner was asked
+    /// to stop with a deadline. Idempotent.
+    pub(crate) fn close(this: &Arc<Self>) -> Wakeups {
+        Self::close_how(this, Close::Default(None))
+    }
+
+    /// Closes the scope, and cancels every child gracefully with `deadline`
+    /// (or the scope's own, if earlier).
+    pub(crate) fn close_gracefully(this: &Arc<Self>, deadline: Deadline) -> Wakeups {
+        Self::close_how(this, Close::Default(Some(deadline)))
+    }
+
+    fn close_how(this: &Arc<Self>, how: Close) -> Wakeups {
+        let mut wakeups = Wakeups::default();
+        let mut guard = this.children.lock();
+        close_locked(this, &mut guard, how, &mut wakeups);
+        drop(guard);
+        wakeups
+    }
+
+    /// The scope's owner was asked to stop (it saw `Signal::Stop`): the
+    /// scope's stop waiters and token fire, and every child is asked to stop
+    /// in turn, with the same deadline. No child is cancelled: the cancel
+    /// comes down the tree in phase order when the deadline passes.
+    pub(crate) fn request_stop(this: &Arc<Self>, deadline: Option<Deadline>) -> Wakeups {
+        let mut wakeups = Wakeups::default();
+        let mut guard = this.children.lock();
+        let children = &mut *guard;
+        if !children.stop {
+            this.mark_cancelling();
+            stop_locked(children, &mut wakeups);
+            children.grace.set_children(deadline);
+            for (_, slot) in children.slots.iter_mut() {
+                if slot.linked && !slot.cancelled && !slot.stopping {
+                    slot.stopping = true;
+                    wakeups.extend(slot.waker.take());
+                }
+            }
+            take_foreign(&mut children.foreign, None, &mut wakeups);
+        }
+        drop(guard);
+        wakeups
+    }
+
+    /// Ready once the scope has been asked to stop or has closed; otherwise
+    /// stores `waker` to be woken then.
+    pub(crate) fn poll_stop(&self, waker: &Waker) -> Poll<()> {
+        let mut children = self.children.lock();
+        if children.stop {
+            return Poll::Ready(());
+        }
+        children.stop_waiters.push_unique(waker);
+        Poll::Pending
+    }
+
+    /// Whether the scope has been asked to stop or has closed.
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.children.lock().stop
+    }
+
+    /// Sets the grace period of cancels of this scope's children.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn set_grace_period(
+        &self,
+        period: Option<(std::time::Duration, tokio::runtime::Handle)>,
+    ) {
+        self.children.lock().grace.set_period(period);
+    }
+
+    /// A token cancelled when the scope is asked to stop or closes.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn token(&self) -> tokio_util::sync::CancellationToken {
+        let mut children = self.children.lock();
+        if children.stop {
+            drop(children);
+            let token = tokio_util::sync::CancellationToken::new();
+            token.cancel();
+            return token;
+        }
+        children.grace.token()
+    }
+
+    /// A timer's deadline passed: run its action (grace.rs).
+    pub(crate) fn timer_fired(this: &Arc<Self>, action: Action) {
+        let mut wakeups = Wakeups::default();
+        let mut guard = this.children.lock();
+        let removed = match action {
+            Action::CloseNow => {
+                close_locked(this, &mut guard, Close::Now, &mut wakeups);
+                None
+            }
+            Action::CancelNow(key) => {
+                cancel_locked(this, &mut guard, key, How::Now, &mut wakeups);
+                release_locked(&mut guard, key)
+            }
+            Action::Expire(key) => {
+                cancel_locked(this, &mut guard, key, How::Expire, &mut wakeups);
+                release_locked(&mut guard, key)
+            }
         };
         drop(guard);
         drop(removed);
         wakeups.wake();
     }
 
-    /// Closes the scope and cancels every child (phase 3; I1, I6). Idempotent.
-    pub(crate) fn close(&self) -> Wakeups {
-        let mut wakeups = Wakeups::default();
+    /// Whether a timer has nothing left to do (the scope drained, the child
+    /// finished or was cancelled); if not, stores `waker` to be woken when
+    /// that may have changed.
+    pub(crate) fn poll_timer_moot(&self, action: Action, waker: &Waker) -> bool {
         let mut guard = self.children.lock();
-        self.mark_cancelling();
-        close_locked(&mut guard, &mut wakeups);
-        drop(guard);
-        wakeups
+        let children = &mut *guard;
+        match action {
+            Action::CloseNow => {
+                if children.live == 0 {
+                    return true;
+                }
+                children.waiters.push_unique(waker);
+            }
+            Action::CancelNow(key) | Action::Expire(key) => {
+                let slot = &children.slots[key];
+                if !slot.linked || slot.cancelled {
+                    return true;
+                }
+                let known = children
+                    .foreign
+                    .iter()
+                    .any(|(k, w)| *k == key && w.will_wake(waker));
+                if !known {
+                    children.foreign.push((key, waker.clone()));
+                }
+            }
+        }
+        false
+    }
+
+    /// A timer that had nothing left to do lets go of its slot view.
+    pub(crate) fn timer_moot(this: &Arc<Self>, action: Action) {
+        if let Action::CancelNow(key) | Action::Expire(key) = action {
+            Self::release(this, key, false);
+        }
     }
 
     /// Whether the scope has been closed.
@@ -491,24 +719,22 @@ impl Node {
     /// the scope closed, every child and the owner task cancelled and the
     /// waiters woken (I7); otherwise (or if a failure is already kept) it is
     /// handed back.
-    pub(crate) fn report_failure(&self, failure: Failure) -> Result<(), Failure> {
+    pub(crate) fn report_failure(this: &Arc<Self>, failure: Failure) -> Result<(), Failure> {
         let mut wakeups = Wakeups::default();
-        let mut children = self.children.lock();
+        let mut children = this.children.lock();
         if !children.fail_fast || children.failure.is_some() {
             return Err(failure);
         }
-        if self.root {
+        if this.root {
             // A root has no owner to report to: it shuts down, and the
             // failure stays with the child's own handle.
-            self.mark_cancelling();
-            close_locked(&mut children, &mut wakeups);
+            close_locked(this, &mut children, Close::Default(None), &mut wakeups);
             drop(children);
             wakeups.wake();
             return Err(failure);
         }
         children.failure = Some(failure);
-        self.mark_cancelling();
-        close_locked(&mut children, &mut wakeups);
+        close_locked(this, &mut children, Close::Default(None), &mut wakeups);
         wakeups.append(&mut children.waiters);
         // The reporter is a live child, so the owner has not signalled done
         // and its slot is still linked (see `Children::owner`).
@@ -518,7 +744,7 @@ impl Node {
         // The owner's slot lives in another node: locked after this one is
         // released (I2).
         if let Some((node, key)) = owner {
-            node.cancel(key);
+            Node::cancel(&node, key);
         }
         Ok(())
     }
@@ -561,6 +787,10 @@ impl Node {
         if children.live == 0 {
             if close {
                 children.closed = true;
+                let mut wakeups = Wakeups::default();
+                stop_locked(&mut children, &mut wakeups);
+                drop(children);
+                wakeups.wake();
             }
             return Poll::Ready(());
         }
@@ -597,29 +827,132 @@ impl fmt::Debug for Node {
     }
 }
 
-/// Cancels the task of slot `key` under the lock, if it is still linked (I6).
-/// A finished child's slot (a handle dropped after its result) leaves the
-/// scope's `any_cancelled` fast path untouched.
-fn cancel_locked(node: &Node, children: &mut Children, key: usize, wakeups: &mut Wakeups) {
-    let slot = &mut children.slots[key];
-    if slot.linked && !slot.cancelled {
-        node.mark_cancelling();
-        slot.cancelled = true;
-        wakeups.extend(slot.waker.take());
-        take_foreign(&mut children.foreign, Some(key), wakeups);
+/// How a scope is closed.
+enum Close {
+    /// By the scope's grace rules (its grace period, the deadline its owner
+    /// was asked to stop with), or by the given deadline if earlier.
+    Default(Option<Deadline>),
+    /// Every child cancelled at once (a graceful close's deadline passed).
+    Now,
+}
+
+/// What a task finds in slot `key` (see [`Signal`]).
+fn signal_locked(children: &Children, key: usize, stop_seen: bool) -> Signal {
+    let slot = &children.slots[key];
+    if slot.cancelled {
+        Signal::Cancel {
+            expired: slot.expired,
+        }
+    } else if slot.stopping && !stop_seen {
+        Signal::Stop(children.grace.for_child(key))
+    } else {
+        Signal::Run
     }
 }
 
-/// Closes the scope and cancels every live child, under its lock (I1, I6).
-fn close_locked(children: &mut Children, wakeups: &mut Wakeups) {
-    children.closed = true;
-    for (_, slot) in children.slots.iter_mut() {
-        if slot.linked && !slot.cancelled {
+/// Cancels the task of slot `key` under the lock, if it is still linked (I6).
+/// A finished child's slot (a handle dropped after its result) leaves the
+/// scope's `any_cancelled` fast path untouched. A graceful cancel asks the
+/// task to stop now, and arms a timer (holding a view of the slot, I5) that
+/// cancels it at the deadline.
+fn cancel_locked(
+    node: &Arc<Node>,
+    children: &mut Children,
+    key: usize,
+    how: How,
+    wakeups: &mut Wakeups,
+) {
+    let slot = &children.slots[key];
+    if !slot.linked || slot.cancelled {
+        return;
+    }
+    let expire = matches!(how, How::Expire);
+    let deadline = match how {
+        How::Default if slot.stopping => return,
+        How::Default => children.grace.for_cancel(),
+        How::Grace(deadline) => Some(deadline),
+        How::Now | How::Expire => None,
+    };
+    node.mark_cancelling();
+    let slot = &mut children.slots[key];
+    match deadline.filter(|deadline| !deadline.has_passed()) {
+        Some(deadline) => {
+            slot.stopping = true;
+            slot.refs += 1;
+            wakeups.extend(slot.waker.take());
+            children.grace.set_slot(key, deadline.clone());
+            wakeups
+                .later
+                .arm(deadline, node.clone(), Action::CancelNow(key));
+        }
+        None => {
             slot.cancelled = true;
+            slot.expired = expire;
             wakeups.extend(slot.waker.take());
         }
     }
+    take_foreign(&mut children.foreign, Some(key), wakeups);
+}
+
+/// Closes the scope and cancels every live child, under its lock (I1, I6):
+/// at once, or gracefully (a stop request now, and a timer that cancels
+/// them all at the deadline).
+fn close_locked(node: &Arc<Node>, children: &mut Children, how: Close, wakeups: &mut Wakeups) {
+    let deadline = match how {
+        // Closed before, and no deadline given: nothing new to do.
+        Close::Default(None) if children.closed => return,
+        Close::Default(given) => children.grace.for_close(given),
+        Close::Now => None,
+    };
+    node.mark_cancelling();
+    children.closed = true;
+    stop_locked(children, wakeups);
+    match deadline.filter(|deadline| !deadline.has_passed()) {
+        Some(deadline) => {
+            for (_, slot) in children.slots.iter_mut() {
+                if slot.linked && !slot.cancelled && !slot.stopping {
+                    slot.stopping = true;
+                    wakeups.extend(slot.waker.take());
+                }
+            }
+            children.grace.set_children(Some(deadline.clone()));
+            if children.live > 0 {
+                wakeups.later.arm(deadline, node.clone(), Action::CloseNow);
+            }
+        }
+        None => {
+            for (_, slot) in children.slots.iter_mut() {
+                if slot.linked && !slot.cancelled {
+                    slot.cancelled = true;
+                    wakeups.extend(slot.waker.take());
+                }
+            }
+        }
+    }
     take_foreign(&mut children.foreign, None, wakeups);
+}
+
+/// Marks the scope as asked to stop, under its lock: its stop waiters and
+/// its token fire after the lock is released.
+fn stop_locked(children: &mut Children, wakeups: &mut Wakeups) {
+    if !children.stop {
+        children.stop = true;
+        wakeups.append(&mut children.stop_waiters);
+        #[cfg(feature = "tokio")]
+        wakeups.later.cancel_token(children.grace.take_token());
+    }
+}
+
+/// Drops a view of slot `key` under the lock; returns the slot if that was
+/// the last reference (to drop after the lock, I3, I5).
+fn release_locked(children: &mut Children, key: usize) -> Option<Slot> {
+    let slot = &mut children.slots[key];
+    slot.refs -= 1;
+    if slot.refs == 0 {
+        Some(children.slots.remove(key))
+    } else {
+        None
+    }
 }
 
 /// Moves the foreign cancel-receiver wakers of slot `key` (or of every slot
@@ -671,6 +1004,7 @@ impl Link {
         };
         let mut wakeups = Wakeups::default();
         take_foreign(&mut children_ref.foreign, Some(self.key), &mut wakeups);
+        children_ref.grace.forget_slot(self.key);
         children_ref.live -= 1;
         let orphan = if children_ref.live == 0 {
             wakeups.append(&mut children_ref.waiters);

@@ -1,0 +1,374 @@
+//! Graceful cancellation and deadlines: the timed half of a cancel.
+//!
+//! A graceful cancel is two signals. The *stop request* comes first: the
+//! child's cancel receiver fires and its scope's
+//! [`stop_requested`](crate::ScopedSpawner::stop_requested) resolves, but its
+//! future keeps running. The *cancel* proper (the one of GUARANTEES.md, which
+//! starts phase 2) comes when the future has not finished by the deadline:
+//! a timer, armed here after the node lock is released (tree.rs, I3), fires
+//! it. Stop requests travel down the tree at once (each task passes its own on
+//! to its children when it sees it, with the same deadline); cancels travel
+//! down in the usual phase order. So the whole subtree is asked to stop first,
+//! and then terminated top-down, and every guarantee about the cancel holds
+//! as before.
+//!
+//! Timers are tokio's (feature `tokio`). Without that feature a [`Deadline`]
+//! cannot be made (it is an empty enum), every cancel is immediate, and the
+//! types here compile to nothing.
+
+#[cfg(feature = "tokio")]
+pub(crate) use imp::*;
+#[cfg(not(feature = "tokio"))]
+pub(crate) use none::*;
+
+#[cfg(feature = "tokio")]
+mod imp {
+    use std::future::Future;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+
+    use tokio::runtime::Handle;
+    use tokio::time::{Instant, Sleep};
+    use tokio_util::sync::CancellationToken;
+
+    use crate::loom::Arc;
+    use crate::tree::Node;
+
+    /// When a graceful cancel turns into a cancel, and the runtime whose
+    /// timer measures it.
+    #[derive(Clone, Debug)]
+    pub(crate) struct Deadline {
+        pub(crate) at: Instant,
+        timer: Handle,
+    }
+
+    impl Deadline {
+        /// `grace` from now, timed by `timer`.
+        pub(crate) fn after(grace: Duration, timer: Handle) -> Self {
+            let at = {
+                let _entered = timer.enter();
+                Instant::now()
+            }
+            .checked_add(grace)
+            .unwrap_or_else(far_future);
+            Self { at, timer }
+        }
+
+        /// At `at`, timed by `timer`.
+        pub(crate) fn at(at: Instant, timer: Handle) -> Self {
+            Self { at, timer }
+        }
+
+        /// The earlier of two optional deadlines.
+        pub(crate) fn earliest(a: Option<Self>, b: Option<Self>) -> Option<Self> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(if b.at < a.at { b } else { a }),
+                (a, b) => a.or(b),
+            }
+        }
+
+        /// Whether the deadline has passed (by its runtime's clock).
+        pub(crate) fn has_passed(&self) -> bool {
+            let _entered = self.timer.enter();
+            self.at <= Instant::now()
+        }
+    }
+
+    /// About 30 years from now, as tokio itself saturates far deadlines.
+    fn far_future() -> Instant {
+        Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+    }
+
+    /// The runtime that times a grace period or deadline set from here.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, with `what` in the message.
+    #[track_caller]
+    pub(crate) fn current_timer(what: &str) -> Handle {
+        match Handle::try_current() {
+            Ok(handle) => handle,
+            Err(_) => panic!(
+                "tasktree: {what} needs a tokio runtime to time it; \
+                 call it from inside a runtime (or use a `TokioSpawner`)"
+            ),
+        }
+    }
+
+    /// A scope's grace state, kept under its node's lock.
+    #[derive(Default)]
+    pub(crate) struct GraceState {
+        /// The scope's own grace period for cancels of its children.
+        period: Option<(Duration, Handle)>,
+        /// The deadline by which the children will have been cancelled: set
+        /// when the scope's owner was asked to stop (inherited), or when the
+        /// scope was closed gracefully.
+        children: Option<Deadline>,
+        /// Deadlines of graceful cancels of one child, by slot key.
+        slots: Vec<(usize, Deadline)>,
+        /// The scope's token, if one was asked for; cancelled on stop.
+        token: Option<CancellationToken>,
+    }
+
+    impl GraceState {
+        pub(crate) fn set_period(&mut self, period: Option<(Duration, Handle)>) {
+            self.period = period;
+        }
+
+        /// The deadline for a cancel of one child that names none: the
+        /// scope's grace period from now, if it has one.
+        pub(crate) fn for_cancel(&self) -> Option<Deadline> {
+            self.period
+                .as_ref()
+                .map(|(grace, timer)| Deadline::after(*grace, timer.clone()))
+        }
+
+        /// The deadline for closing the scope: the earlier of the inherited
+        /// one and the grace period from now.
+        pub(crate) fn for_close(&self, given: Option<Deadline>) -> Option<Deadline> {
+            Deadline::earliest(
+                Deadline::earliest(given, self.children.clone()),
+                self.for_cancel(),
+            )
+        }
+
+        /// Records the deadline that the children's stop requests carry.
+        pub(crate) fn set_children(&mut self, deadline: Option<Deadline>) {
+            self.children = Deadline::earliest(self.children.take(), deadline);
+        }
+
+        pub(crate) fn set_slot(&mut self, key: usize, deadline: Deadline) {
+            self.slots.push((key, deadline));
+        }
+
+        /// The deadline a stop request of child `key` carries.
+        pub(crate) fn for_child(&self, key: usize) -> Option<Deadline> {
+            let own = self
+                .slots
+                .iter()
+                .filter(|(k, _)| *k == key)
+                .map(|(_, d)| d.clone())
+                .reduce(|a, b| if b.at < a.at { b } else { a });
+            Deadline::earliest(own, self.children.clone())
+        }
+
+        /// Forgets the deadlines of slot `key` (its task is done).
+        pub(crate) fn forget_slot(&mut self, key: usize) {
+            if !self.slots.is_empty() {
+                self.slots.retain(|(k, _)| *k != key);
+            }
+        }
+
+        /// The scope's token, made on first use. `stopped`: the scope has
+        /// already been asked to stop, so the token is cancelled by the
+        /// caller after the lock is released.
+        pub(crate) fn token(&mut self) -> CancellationToken {
+            self.token
+                .get_or_insert_with(CancellationToken::new)
+                .clone()
+        }
+
+        /// The token, to cancel once the lock is released.
+        pub(crate) fn take_token(&mut self) -> Option<CancellationToken> {
+            self.token.clone()
+        }
+    }
+
+    /// What a timer does when its deadline passes.
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) enum Action {
+        /// Cancel every child of the node (the end of a graceful close).
+        CloseNow,
+        /// Cancel the child in slot `key` (the end of its grace period). The
+        /// timer holds a view of the slot (tree.rs, I5).
+        CancelNow(usize),
+        /// Cancel the child in slot `key` as having missed its deadline.
+        Expire(usize),
+    }
+
+    /// Timers and tokens collected under a node lock, to be armed and
+    /// cancelled after it is released (I3).
+    #[derive(Default)]
+    pub(crate) struct Later {
+        timers: Vec<(Deadline, Arc<Node>, Action)>,
+        tokens: Vec<CancellationToken>,
+    }
+
+    impl Later {
+        pub(crate) fn arm(&mut self, deadline: Deadline, node: Arc<Node>, action: Action) {
+            self.timers.push((deadline, node, action));
+        }
+
+        pub(crate) fn cancel_token(&mut self, token: Option<CancellationToken>) {
+            self.tokens.extend(token);
+        }
+
+        pub(crate) fn is_empty(&self) -> bool {
+            self.timers.is_empty() && self.tokens.is_empty()
+        }
+
+        pub(crate) fn append(&mut self, other: &mut Later) {
+            self.timers.append(&mut other.timers);
+            self.tokens.append(&mut other.tokens);
+        }
+
+        /// Arms the timers and cancels the tokens (no lock held).
+        pub(crate) fn run(self) {
+            for token in self.tokens {
+                token.cancel();
+            }
+            for (deadline, node, action) in self.timers {
+                arm(deadline, node, action);
+            }
+        }
+    }
+
+    /// Spawns the timer of `action` on its deadline's runtime. If the timer
+    /// cannot be made (the runtime has no time driver) or is dropped before
+    /// it fires (the runtime shut down), the action runs at once: a grace
+    /// period may be cut short, but no task is left waiting for a cancel
+    /// that never comes.
+    fn arm(deadline: Deadline, node: Arc<Node>, action: Action) {
+        let mut timer = Timer {
+            node: Some(node),
+            action,
+            sleep: None,
+        };
+        if deadline.has_passed() {
+            timer.fire();
+            return;
+        }
+        let made = {
+            let _entered = deadline.timer.enter();
+            catch_unwind(AssertUnwindSafe(|| tokio::time::sleep_until(deadline.at)))
+        };
+        match made {
+            Ok(sleep) => {
+                timer.sleep = Some(Box::pin(sleep));
+                drop(deadline.timer.spawn(timer));
+            }
+            Err(panic) => {
+                crate::task::drop_panic(panic);
+                timer.fire();
+            }
+        }
+    }
+
+    /// The task that waits for a deadline. It ends early once there is
+    /// nothing left to cancel.
+    struct Timer {
+        node: Option<Arc<Node>>,
+        action: Action,
+        sleep: Option<Pin<Box<Sleep>>>,
+    }
+
+    impl Timer {
+        /// Runs the action (once).
+        fn fire(&mut self) {
+            if let Some(node) = self.node.take() {
+                Node::timer_fired(&node, self.action);
+            }
+        }
+    }
+
+    impl Future for Timer {
+        type Output = ();
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            let this = &mut *self;
+            let Some(node) = this.node.as_ref() else {
+                return Poll::Ready(());
+            };
+            if node.poll_timer_moot(this.action, cx.waker()) {
+                // Nothing left to cancel: let go of the node (and the view).
+                if let Some(node) = this.node.take() {
+                    Node::timer_moot(&node, this.action);
+                }
+                return Poll::Ready(());
+            }
+            if let Some(sleep) = this.sleep.as_mut() {
+                if sleep.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+            }
+            this.fire();
+            Poll::Ready(())
+        }
+    }
+
+    impl Drop for Timer {
+        fn drop(&mut self) {
+            // Dropped unfired (its runtime shut down): cancel now.
+            self.fire();
+        }
+    }
+}
+
+#[cfg(not(feature = "tokio"))]
+mod none {
+    /// No deadline can be made without a timer: every cancel is immediate.
+    #[derive(Clone, Debug)]
+    pub(crate) enum Deadline {}
+
+    impl Deadline {
+        pub(crate) fn has_passed(&self) -> bool {
+            match *self {}
+        }
+    }
+
+    #[derive(Default)]
+    pub(crate) struct GraceState;
+
+    impl GraceState {
+        pub(crate) fn for_cancel(&self) -> Option<Deadline> {
+            None
+        }
+
+        pub(crate) fn for_close(&self, given: Option<Deadline>) -> Option<Deadline> {
+            given
+        }
+
+        pub(crate) fn set_children(&mut self, _: Option<Deadline>) {}
+
+        pub(crate) fn set_slot(&mut self, _: usize, deadline: Deadline) {
+            match deadline {}
+        }
+
+        pub(crate) fn for_child(&self, _: usize) -> Option<Deadline> {
+            None
+        }
+
+        pub(crate) fn forget_slot(&mut self, _: usize) {}
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) enum Action {
+        CloseNow,
+        CancelNow(usize),
+        Expire(usize),
+    }
+
+    #[derive(Default)]
+    pub(crate) struct Later;
+
+    impl Later {
+        pub(crate) fn arm(
+            &mut self,
+            deadline: Deadline,
+            _: crate::loom::Arc<crate::tree::Node>,
+            _: Action,
+        ) {
+            match deadline {}
+        }
+
+        pub(crate) fn is_empty(&self) -> bool {
+            true
+        }
+
+        pub(crate) fn append(&mut self, _: &mut Later) {}
+
+        pub(crate) fn run(self) {}
+    }
+}

@@ -1,0 +1,311 @@
+//! Graceful stops, grace periods and `CancellationToken` interop, on
+//! [`ScopedSpawner`]. The mechanism is in `grace.rs` and `tree.rs`.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_task::Spawn;
+
+use crate::loom::Arc;
+use crate::tree::Node;
+use crate::ScopedSpawner;
+
+impl<S> ScopedSpawner<S>
+where
+    S: Spawn + Clone + Send + Sync + 'static,
+{
+    /// Resolves when this spawner's scope is asked to stop: its task got a
+    /// graceful cancel (the stop request of
+    /// [`TaskHandle::cancel_with_grace`](crate::TaskHandle::cancel_with_grace),
+    /// of a parent's grace period, of
+    /// [`shutdown_with_grace`](Self::shutdown_with_grace) higher up), or the
+    /// scope began its termination (its task's future ended or was
+    /// cancelled, the root was shut down, a scope block's children were
+    /// cancelled).
+    ///
+    /// This is how a task cooperates with a graceful cancel: `select!` on it,
+    /// then flush, reply or close, and return before the grace period ends.
+    /// Without a grace period a cancel drops the future at its next poll, so
+    /// code after this future does not run in the cancelled task itself.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a new call sees the same state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tasktree::{ScopedSpawn, ScopedSpawner};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// root.spawn(
+    ///     |spawner| async move {
+    ///         tokio::select! {
+    ///             _ = std::future::pending::<()>() => {}    // the work
+    ///             _ = spawner.stop_requested() => println!("flushing"),
+    ///         }
+    ///     },
+    ///     || println!("done"),
+    /// )
+    /// .unwrap();
+    /// root.shutdown_with_grace(Duration::from_secs(5)).await; // "flushing", "done"
+    /// # }
+    /// ```
+    pub fn stop_requested(&self) -> StopRequested {
+        StopRequested {
+            node: self.as_raw_node().clone(),
+        }
+    }
+
+    /// Whether [`stop_requested`](Self::stop_requested) has resolved.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// assert!(!root.is_stop_requested());
+    /// root.shutdown().await;
+    /// assert!(root.is_stop_requested());
+    /// # }
+    /// ```
+    pub fn is_stop_requested(&self) -> bool {
+        self.as_raw_node().is_stopping()
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl<S> ScopedSpawner<S>
+where
+    S: Spawn + Clone + Send + Sync + 'static,
+{
+    /// Sets the grace period of every cancel of this scope's children that
+    /// names none: the cancels of this scope's termination (its task's phase
+    /// 3, [`shutdown`](Self::shutdown), a fail-fast failure) and of dropped
+    /// handles and cancel senders. A child is then asked to stop first, and
+    /// cancelled only if it has not finished when `grace` has passed. `None`
+    /// (the default) cancels at once, as the seed does.
+    ///
+    /// The stop request travels down the child's subtree at once (each task
+    /// sees it through [`stop_requested`](Self::stop_requested) and its
+    /// cancel receiver); the cancels, when the deadline passes, travel down
+    /// in the usual order (a task's future is dropped before its children
+    /// are cancelled), so every guarantee of the crate holds. A child's own
+    /// scope uses the earlier of its parent's deadline and its own grace
+    /// period.
+    ///
+    /// # Panics
+    ///
+    /// If `grace` is `Some`, panics unless the spawner's executor is a
+    /// [`TokioSpawner`](crate::TokioSpawner) or this is called inside a
+    /// tokio runtime (whose timer measures the grace period).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tasktree::ScopedSpawner;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// root.set_grace_period(Some(Duration::from_secs(1)));
+    /// let handle = root.spawn_task(async {
+    ///     tokio::time::sleep(Duration::from_millis(10)).await;
+    ///     "finished within the grace period"
+    /// }).unwrap();
+    /// drop(root.shutdown()); // asks it to stop; it has a second to finish
+    /// assert_eq!(handle.await.unwrap(), "finished within the grace period");
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn set_grace_period(&self, grace: Option<std::time::Duration>) {
+        let period = grace.map(|grace| (grace, self.timer("a grace period")));
+        self.as_raw_node().set_grace_period(period);
+    }
+
+    /// As [`shutdown`](Self::shutdown), gracefully: the children are asked
+    /// to stop now and cancelled only if they have not finished when `grace`
+    /// (or the scope's own grace period, if shorter) has passed. The future
+    /// resolves when every child has terminated.
+    ///
+    /// The scope is closed and the stop requests sent when this is called.
+    ///
+    /// # Panics
+    ///
+    /// Panics unless the spawner's executor is a
+    /// [`TokioSpawner`](crate::TokioSpawner) or this is called inside a tokio
+    /// runtime.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future stops only the waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tasktree::{ScopedSpawn, ScopedSpawner};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// // A task that ignores the stop request: dropped after the grace period.
+    /// root.spawn_future(std::future::pending(), || println!("cancelled")).unwrap();
+    /// root.shutdown_with_grace(Duration::from_secs(5)).await;
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn shutdown_with_grace(&self, grace: std::time::Duration) -> crate::Shutdown {
+        let deadline = crate::grace::Deadline::after(grace, self.timer("a grace period"));
+        Node::close_gracefully(self.as_raw_node(), deadline).wake();
+        crate::Shutdown::new(self.as_raw_node().clone())
+    }
+
+    /// A [`CancellationToken`](tokio_util::sync::CancellationToken) that is
+    /// cancelled when this scope is asked to stop or begins its termination
+    /// (when [`stop_requested`](Self::stop_requested) resolves), for code that
+    /// already takes a token.
+    ///
+    /// Every call returns a clone of the same token. Cancelling it from
+    /// outside does nothing to the scope (use [`cancel_on`](Self::cancel_on)
+    /// for that direction).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// let token = root.cancellation_token();
+    /// root.shutdown().await;
+    /// assert!(token.is_cancelled());
+    /// # }
+    /// ```
+    pub fn cancellation_token(&self) -> tokio_util::sync::CancellationToken {
+        self.as_raw_node().token()
+    }
+
+    /// Shuts this scope down when `token` is cancelled, as
+    /// [`shutdown`](Self::shutdown) does (gracefully if the scope has a grace
+    /// period): the children are cancelled, spawning fails, and the scope's
+    /// own task or body sees [`stop_requested`](Self::stop_requested) and can
+    /// return. The scope's task itself is not cancelled.
+    ///
+    /// A small watcher future, spawned on the spawner's executor, waits for
+    /// the token; it ends when the scope stops for any reason, so nothing is
+    /// left behind for a token that is never cancelled.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::Executor`](crate::SpawnError::Executor) if the executor
+    /// refused the watcher.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tokio_util::sync::CancellationToken;
+    /// use tasktree::ScopedSpawner;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let token = CancellationToken::new();
+    /// let root = ScopedSpawner::tokio();
+    /// root.cancel_on(token.clone()).unwrap();
+    /// let worker = root.spawn_task(std::future::pending::<()>()).unwrap();
+    /// token.cancel();
+    /// assert!(worker.await.unwrap_err().is_cancelled());
+    /// assert!(root.is_terminated());
+    /// # }
+    /// ```
+    pub fn cancel_on(
+        &self,
+        token: tokio_util::sync::CancellationToken,
+    ) -> Result<(), crate::SpawnError> {
+        let watcher = TokenWatcher {
+            cancelled: Box::pin(token.cancelled_owned()),
+            node: self.as_raw_node().clone(),
+        };
+        self.spawn_plain(watcher).map_err(crate::SpawnError::from)
+    }
+
+    /// The runtime whose timer measures this scope's grace periods: the
+    /// executor's, if it is tokio's, or the current one.
+    #[track_caller]
+    fn timer(&self, what: &str) -> tokio::runtime::Handle {
+        match (self.executor() as &dyn std::any::Any).downcast_ref::<crate::TokioSpawner>() {
+            Some(tokio) => tokio.handle().clone(),
+            None => crate::grace::current_timer(what),
+        }
+    }
+}
+
+/// Resolves when a scope is asked to stop or begins its termination.
+///
+/// Returned by [`ScopedSpawner::stop_requested`].
+///
+/// # Cancel safety
+///
+/// Cancel safe.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let root = tasktree::ScopedSpawner::tokio();
+/// let stop: tasktree::StopRequested = root.stop_requested();
+/// drop(root.shutdown());
+/// stop.await;
+/// # }
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct StopRequested {
+    node: Arc<Node>,
+}
+
+impl Future for StopRequested {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.node.poll_stop(cx.waker())
+    }
+}
+
+impl fmt::Debug for StopRequested {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StopRequested")
+            .field("scope", &self.node)
+            .finish()
+    }
+}
+
+/// Waits for a token, or for its scope to stop on its own (then it has
+/// nothing left to do).
+#[cfg(feature = "tokio")]
+struct TokenWatcher {
+    cancelled: Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
+    node: Arc<Node>,
+}
+
+#[cfg(feature = "tokio")]
+impl Future for TokenWatcher {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.node.poll_stop(cx.waker()).is_ready() {
+            return Poll::Ready(());
+        }
+        if self.cancelled.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        Node::close(&self.node).wake();
+        Poll::Ready(())
+    }
+}

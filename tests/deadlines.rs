@@ -1,0 +1,171 @@
+//! Deadlines: a task cancelled because its deadline passed reports a
+//! distinct outcome (`TaskError::is_deadline_exceeded`), through the same
+//! cancel path as any cancel (its future dropped, then its children
+//! cancelled and awaited). Scope blocks take their deadline from
+//! `tokio::time::timeout`. Timing is by tokio's paused clock.
+#![allow(clippy::disallowed_types)]
+
+mod common;
+
+use std::future::pending;
+use std::time::Duration;
+
+use common::Log;
+use tasktree::{ScopedSpawn, ScopedSpawner};
+use tokio::time::{sleep, Instant};
+
+fn at(start: Instant) -> u128 {
+    start.elapsed().as_millis()
+}
+
+/// The tasks alive on this runtime (the library's timers are tasks too).
+fn alive_tasks() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_past_its_deadline_reports_deadline_exceeded() {
+    let log = Log::new();
+    let start = Instant::now();
+    let root = ScopedSpawner::tokio();
+    let handle = root.spawn_task(common::pend(&log, "slow", None)).unwrap();
+    handle.set_deadline(start + Duration::from_secs(2));
+    let err = handle.await.unwrap_err();
+    assert!(err.is_deadline_exceeded(), "{err:?}");
+    assert!(!err.is_cancelled() && !err.is_panic() && !err.is_failed());
+    assert_eq!(err.to_string(), "task was cancelled by its deadline");
+    assert_eq!(at(start), 2_000);
+    log.assert_exact(&["slow future dropped"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_that_finishes_in_time_is_untouched_and_its_timer_ends() {
+    let root = ScopedSpawner::tokio();
+    let handle = root
+        .spawn_task(async {
+            sleep(Duration::from_millis(10)).await;
+            "on time"
+        })
+        .unwrap();
+    handle.set_timeout(Duration::from_secs(3600));
+    assert_eq!(handle.await.unwrap(), "on time");
+    // The timer saw the task finish and ended: nothing waits an hour.
+    tokio::task::yield_now().await;
+    assert_eq!(alive_tasks(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_earliest_deadline_wins() {
+    let start = Instant::now();
+    let root = ScopedSpawner::tokio();
+    let handle = root.spawn_task(pending::<()>()).unwrap();
+    handle.set_timeout(Duration::from_secs(5));
+    handle.set_timeout(Duration::from_secs(1));
+    handle.set_timeout(Duration::from_secs(3));
+    assert!(handle.await.unwrap_err().is_deadline_exceeded());
+    assert_eq!(at(start), 1_000);
+    tokio::task::yield_now().await;
+    assert_eq!(alive_tasks(), 0, "the later timers ended with the task");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cancel_before_the_deadline_is_a_plain_cancel() {
+    let root = ScopedSpawner::tokio();
+    let handle = root.spawn_task(pending::<()>()).unwrap();
+    handle.set_timeout(Duration::from_secs(1));
+    sleep(Duration::from_millis(500)).await;
+    handle.cancel();
+    let err = handle.await.unwrap_err();
+    assert!(err.is_cancelled() && !err.is_deadline_exceeded(), "{err:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_already_passed_cancels_at_once() {
+    let root = ScopedSpawner::tokio();
+    let handle = root.spawn_task(pending::<()>()).unwrap();
+    let start = Instant::now();
+    handle.set_deadline(start - Duration::from_millis(1));
+    assert!(handle.await.unwrap_err().is_deadline_exceeded());
+    assert_eq!(at(start), 0);
+}
+
+/// The deadline takes the ordinary cancel path: the task's future is
+/// dropped first, then its children are cancelled, then the `done`
+/// callbacks run bottom-up (the six phases).
+#[tokio::test(start_paused = true)]
+async fn a_deadline_cancels_the_subtree_in_phase_order() {
+    let log = Log::new();
+    let root = ScopedSpawner::tokio();
+    let l = log.clone();
+    let signals = root
+        .spawn_with_signal(
+            move |task| {
+                let guard = l.guard("task");
+                async move {
+                    let _guard = guard;
+                    task.spawn_future(common::pend(&l, "child", None), l.done("child"))
+                        .unwrap();
+                    pending::<()>().await;
+                }
+            },
+            log.done("task"),
+        )
+        .unwrap();
+    signals.cancel_sender.set_timeout(Duration::from_secs(1));
+    signals.done_receiver.await;
+    log.assert_exact(&[
+        "task future dropped",
+        "child future dropped",
+        "child done",
+        "task done",
+    ]);
+}
+
+/// A scope block's deadline is `tokio::time::timeout` around it: when the
+/// block is a child of a task's scope, the task still waits for the block's
+/// children, which the timeout cancelled.
+#[tokio::test(start_paused = true)]
+async fn a_scope_block_under_a_timeout_cancels_its_children() {
+    let log = Log::new();
+    let start = Instant::now();
+    let root = ScopedSpawner::tokio();
+    let l = log.clone();
+    let signals = root
+        .spawn_with_signal(
+            move |task| async move {
+                let inner = l.clone();
+                let result = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    task.scope(|s| async move {
+                        let l = inner;
+                        for name in ["a", "b"] {
+                            s.spawn_future(common::pend(&l, name, None), l.done(name))
+                                .unwrap();
+                        }
+                    }),
+                )
+                .await;
+                assert!(result.is_err(), "the block timed out");
+                l.push(format!("timed out @{}", at(start)));
+            },
+            log.done("task"),
+        )
+        .unwrap();
+    signals.done_receiver.await;
+    drop(signals.cancel_sender);
+    log.assert_order(&["timed out @1000", "task done"]);
+    log.assert_once(&["a future dropped", "a done", "b future dropped", "b done"]);
+    log.assert_order(&["a done", "task done"]);
+    log.assert_order(&["b done", "task done"]);
+}
+
+#[test]
+#[should_panic(expected = "needs a tokio runtime")]
+fn a_deadline_outside_a_runtime_panics_with_a_clear_message() {
+    let pool = futures::executor::ThreadPool::new().unwrap();
+    let root = ScopedSpawner::new(pool);
+    let handle = root.spawn_task(pending::<()>()).unwrap();
+    handle.set_timeout(Duration::from_secs(1));
+}

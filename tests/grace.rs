@@ -1,0 +1,394 @@
+//! Graceful (two-phase) cancellation: a stop request first, the cancel only
+//! when the grace period runs out. Timing is by tokio's paused clock
+//! (`start_paused`): time advances only when every task is idle, so the
+//! instants checked here are exact and independent of the machine's load.
+#![allow(clippy::disallowed_types)]
+
+mod common;
+
+use std::future::pending;
+use std::time::Duration;
+
+use common::Log;
+use tasktree::{ScopedSpawn, ScopedSpawner};
+use tokio::time::{sleep, Instant};
+
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Milliseconds of (paused) time since `start`.
+fn at(start: Instant) -> u128 {
+    start.elapsed().as_millis()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cooperating_task_finishes_within_the_grace_period() {
+    let log = Log::new();
+    let start = Instant::now();
+    let root = ScopedSpawner::tokio();
+    let task_log = log.clone();
+    let signals = root
+        .spawn_with_signal(
+            move |spawner| async move {
+                let _guard = task_log.guard("task");
+                tokio::select! {
+                    _ = pending::<()>() => unreachable!("the work never ends"),
+                    _ = spawner.stop_requested() => task_log.push(format!("stop requested @{}", at(start))),
+                }
+                // Flushing takes 100 ms, well within the grace period.
+                sleep(Duration::from_millis(100)).await;
+                task_log.push(format!("flushed @{}", at(start)));
+            },
+            log.done("task"),
+        )
+        .unwrap();
+    sleep(Duration::from_millis(10)).await;
+    signals.cancel_sender.cancel_with_grace(GRACE);
+    signals.done_receiver.await;
+    log.assert_exact(&[
+        "stop requested @10",
+        "flushed @110",
+        "task future dropped",
+        "task done",
+    ]);
+    assert_eq!(at(start), 110, "no wait for the rest of the grace period");
+    assert_eq!(root.live_children(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_that_ignores_the_stop_request_is_dropped_when_the_grace_period_ends() {
+    let log = Log::new();
+    let start = Instant::now();
+    let root = ScopedSpawner::tokio();
+    let handle = root
+        .spawn_task(common::pend(&log, "stubborn", None))
+        .unwrap();
+    handle.cancel_with_grace(GRACE);
+    // Just before the end of the grace period it still runs.
+    sleep(GRACE - Duration::from_millis(1)).await;
+    assert!(!log.contains("stubborn future dropped"));
+    assert!(!handle.is_finished());
+    let err = handle.await.unwrap_err();
+    assert!(err.is_cancelled(), "{err:?}");
+    assert_eq!(at(start), 5_000);
+    log.assert_exact(&["stubborn future dropped"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_leaf_that_completes_within_the_grace_period_yields_its_value() {
+    let root = ScopedSpawner::tokio();
+    let handle = root
+        .spawn_task(async {
+            sleep(Duration::from_secs(1)).await;
+            42
+        })
+        .unwrap();
+    handle.cancel_with_grace(GRACE);
+    // A later plain cancel does not cut the grace period short.
+    handle.cancel();
+    assert_eq!(handle.await.unwrap(), 42);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_grace_period_cancels_at_once() {
+    let log = Log::new();
+    let root = ScopedSpawner::tokio();
+    let handle = root.spawn_task(common::pend(&log, "task", None)).unwrap();
+    tokio::task::yield_now().await;
+    let start = Instant::now();
+    handle.cancel_with_grace(Duration::ZERO);
+    assert!(handle.await.unwrap_err().is_cancelled());
+    assert_eq!(at(start), 0);
+}
+
+/// The stop request reaches the whole subtree at once; the cancels, when
+/// the grace period ends, follow the termination phases top-down, and the
+/// `done` callbacks run bottom-up.
+#[tokio::test(start_paused = true)]
+async fn the_stop_request_cascades_and_the_cancel_keeps_the_phase_order() {
+    let log = Log::new();
+    let start = Instant::now();
+    let root = ScopedSpawner::tokio();
+    let (l1, l2, l3) = (log.clone(), log.clone(), log.clone());
+    root.spawn(
+        move |parent| async move {
+            let _guard = l1.guard("parent");
+            parent
+                .spawn(
+                    move |child| async move {
+                        let _guard = l2.guard("child");
+                        child
+                            .spawn(
+                                move |grandchild| async move {
+                                    let _guard = l3.guard("grandchild");
+                                    grandchild.stop_requested().await;
+                                    l3.push(format!("grandchild stop @{}", at(start)));
+                                    pending::<()>().await;
+                                },
+                                l2.done("grandchild"),
+                            )
+                            .unwrap();
+                        child.stop_requested().await;
+                        l2.push(format!("child stop @{}", at(start)));
+                        pending::<()>().await;
+                    },
+                    l1.done("child"),
+                )
+                .unwrap();
+            parent.stop_requested().await;
+            l1.push(format!("parent stop @{}", at(start)));
+            pending::<()>().await;
+        },
+        log.done("parent"),
+    )
+    .unwrap();
+    sleep(Duration::from_millis(1)).await;
+    root.shutdown_with_grace(GRACE).await;
+    assert_eq!(at(start), 5_001);
+    let entries = log.entries();
+    for who in ["parent", "child", "grandchild"] {
+        assert!(
+            entries.contains(&format!("{who} stop @1")),
+            "{who} saw the stop request at once: {entries:?}"
+        );
+    }
+    log.assert_order(&[
+        "parent future dropped",
+        "child future dropped",
+        "grandchild future dropped",
+        "grandchild done",
+        "child done",
+        "parent done",
+    ]);
+    // Every stop request came before any future was dropped.
+    let first_drop = log.pos("parent future dropped");
+    for who in ["parent", "child", "grandchild"] {
+        assert!(log.pos(&format!("{who} stop @1")) < first_drop);
+    }
+}
+
+/// A task that finishes early in its grace period hands the rest of it
+/// (the same deadline) to its children, which its termination cancels.
+#[tokio::test(start_paused = true)]
+async fn a_child_keeps_its_parents_deadline_when_the_parent_finishes_early() {
+    let log = Log::new();
+    let start = Instant::now();
+    let root = ScopedSpawner::tokio();
+    let (l1, l2) = (log.clone(), log.clone());
+    let signals = root
+        .spawn_with_signal(
+            move |parent| async move {
+                let _guard = l1.guard("parent");
+                parent
+                    .spawn_future(
+                        {
+                            let guard = l2.guard("child");
+                            async move {
+                                let _guard = guard;
+                                pending::<()>().await
+                            }
+                        },
+                        l2.done("child"),
+                    )
+                    .unwrap();
+                parent.stop_requested().await;
+                sleep(Duration::from_millis(100)).await;
+                l1.push(format!("parent returns @{}", at(start)));
+            },
+            {
+                let log = log.clone();
+                move || log.push(format!("parent done @{}", at(start)))
+            },
+        )
+        .unwrap();
+    signals
+        .cancel_sender
+        .cancel_with_grace(Duration::from_secs(1));
+    signals.done_receiver.await;
+    log.assert_exact(&[
+        "parent returns @100",
+        "parent future dropped",
+        "child future dropped",
+        "child done",
+        "parent done @1000",
+    ]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_spawners_grace_period_applies_to_dropped_handles_and_to_shutdown() {
+    let log = Log::new();
+    let start = Instant::now();
+    let root = ScopedSpawner::tokio();
+    root.set_grace_period(Some(Duration::from_secs(2)));
+    // A dropped handle: the task is asked to stop and has 2 s.
+    let l = log.clone();
+    let dropped = root
+        .spawn_task(async move {
+            sleep(Duration::from_secs(1)).await;
+            l.push(format!("finished @{}", at(start)));
+        })
+        .unwrap();
+    drop(dropped);
+    // Shutdown: the stubborn task is dropped at 2 s.
+    root.spawn_future(common::pend(&log, "stubborn", None), log.done("stubborn"))
+        .unwrap();
+    root.shutdown().await;
+    assert_eq!(at(start), 2_000);
+    log.assert_exact(&["finished @1000", "stubborn future dropped", "stubborn done"]);
+    // `None` restores immediate cancels.
+    let root = ScopedSpawner::tokio();
+    root.set_grace_period(Some(GRACE));
+    root.set_grace_period(None);
+    let handle = root.spawn_task(pending::<()>()).unwrap();
+    let start = Instant::now();
+    handle.cancel();
+    assert!(handle.await.unwrap_err().is_cancelled());
+    assert_eq!(at(start), 0);
+}
+
+/// The earlier of a parent's deadline and a child scope's own grace period
+/// wins.
+#[tokio::test(start_paused = true)]
+async fn a_shorter_own_grace_period_wins_over_the_inherited_deadline() {
+    let log = Log::new();
+    let start = Instant::now();
+    let root = ScopedSpawner::tokio();
+    let l = log.clone();
+    root.spawn(
+        move |task| async move {
+            task.set_grace_period(Some(Duration::from_millis(300)));
+            let guard = l.guard("grandchild");
+            task.spawn_future(
+                async move {
+                    let _guard = guard;
+                    pending::<()>().await
+                },
+                {
+                    let l = l.clone();
+                    move || l.push(format!("grandchild done @{}", at(start)))
+                },
+            )
+            .unwrap();
+            // Returns at once when asked to stop: phase 3 cancels the
+            // grandchild with the task's own 300 ms, not the root's 5 s.
+            task.stop_requested().await;
+        },
+        || (),
+    )
+    .unwrap();
+    tokio::task::yield_now().await;
+    root.shutdown_with_grace(GRACE).await;
+    log.assert_exact(&["grandchild future dropped", "grandchild done @300"]);
+}
+
+/// A scope block inside a task passes the stop request on to its body and
+/// its children.
+#[tokio::test(start_paused = true)]
+async fn a_nested_scope_block_sees_the_stop_request() {
+    let log = Log::new();
+    let start = Instant::now();
+    let root = ScopedSpawner::tokio();
+    let l = log.clone();
+    let handle = root
+        .spawn_task({
+            let root = root.clone();
+            async move {
+                root.scope(|s| async move {
+                    let inner = s.clone();
+                    let child = s
+                        .spawn_task(async move {
+                            inner.stop_requested().await;
+                            "child stopped"
+                        })
+                        .unwrap();
+                    s.stop_requested().await;
+                    l.push(format!("body stop @{}", at(start)));
+                    child.await.unwrap()
+                })
+                .await
+                .unwrap()
+            }
+        })
+        .unwrap();
+    tokio::task::yield_now().await;
+    drop(root.shutdown_with_grace(GRACE));
+    // The block's spawner here is a child of the *root*, not of the task, so
+    // it is the root's close that asks it to stop.
+    assert_eq!(handle.await.unwrap(), "child stopped");
+    log.assert_exact(&["body stop @0"]);
+}
+
+/// Many children in a graceful shutdown: each is dropped exactly once, each
+/// `done` runs once, and nothing is left.
+#[tokio::test(start_paused = true)]
+async fn graceful_shutdown_of_a_wide_tree_keeps_exactly_once() {
+    let log = Log::new();
+    let root = ScopedSpawner::tokio();
+    for i in 0..50 {
+        let name: &'static str = Box::leak(format!("t{i}").into_boxed_str());
+        let l = log.clone();
+        root.spawn(
+            move |spawner| {
+                let guard = l.guard(name);
+                async move {
+                    let _guard = guard;
+                    if i % 2 == 0 {
+                        // Cooperates.
+                        spawner.stop_requested().await;
+                    } else {
+                        pending::<()>().await;
+                    }
+                }
+            },
+            log.done(name),
+        )
+        .unwrap();
+    }
+    tokio::task::yield_now().await;
+    root.shutdown_with_grace(GRACE).await;
+    for i in 0..50 {
+        log.assert_once(&[&format!("t{i} future dropped"), &format!("t{i} done")]);
+        log.assert_order(&[&format!("t{i} future dropped"), &format!("t{i} done")]);
+    }
+    assert_eq!(root.live_children(), 0);
+    assert!(root.is_terminated());
+}
+
+/// On a runtime without a timer a grace period cannot be measured: the
+/// cancel is immediate rather than never.
+#[test]
+fn without_a_time_driver_the_cancel_is_immediate() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let log = Log::new();
+        let root = ScopedSpawner::tokio();
+        let handle = root.spawn_task(common::pend(&log, "task", None)).unwrap();
+        handle.cancel_with_grace(GRACE);
+        assert!(handle.await.unwrap_err().is_cancelled());
+        log.assert_exact(&["task future dropped"]);
+    });
+}
+
+/// Raw children see the stop request through their cancel receiver.
+#[tokio::test(start_paused = true)]
+async fn the_cancel_receiver_fires_on_the_stop_request() {
+    use tasktree::remote_scope::{RawScopedSpawn, RemoteScope};
+    let root = ScopedSpawner::tokio();
+    let (parent, child) = root.as_raw().spawn_raw_with_signal().unwrap();
+    let receiver = child.cancel_receiver.clone();
+    let task = RemoteScope::new().wrap(
+        child,
+        async move {
+            receiver.await;
+            // Still running after the stop request: the cancel comes later.
+            sleep(Duration::from_millis(10)).await;
+        },
+        || (),
+    );
+    tokio::spawn(task);
+    let start = Instant::now();
+    parent.cancel_sender.cancel_with_grace(GRACE);
+    parent.done_receiver.await;
+    assert_eq!(at(start), 10);
+}
