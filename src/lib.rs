@@ -305,6 +305,80 @@
 //! handles or [`DoneReceiver`]s before the future returns, or spawn them in a
 //! scope block, whose body's end waits for them.
 //!
+//! # Graceful cancellation, deadlines and tokens
+//!
+//! A cancel drops the future at its next poll, as the seed does. A *graceful*
+//! cancel (feature `tokio`, which times it) comes in two steps instead:
+//!
+//! 1. **Stop request.** The task is asked to stop: its cancel receiver fires,
+//!    and its spawner's [`stop_requested`](ScopedSpawner::stop_requested) and
+//!    [`cancellation_token`](ScopedSpawner::cancellation_token) resolve. The
+//!    request reaches the task's whole subtree at once. The futures keep
+//!    running: this is the moment to flush, reply and close.
+//! 2. **Cancel.** A task that has not finished when the grace period ends is
+//!    cancelled as usual, and the termination phases run from there, top-down,
+//!    so every guarantee below holds. A task that finishes within its grace
+//!    period hands the rest of it (the same deadline) to its remaining
+//!    children.
+//!
+//! The grace period is set per spawner ([`set_grace_period`](ScopedSpawner::set_grace_period),
+//! for every cancel of its children, including its own termination's) or per
+//! call ([`shutdown_with_grace`](ScopedSpawner::shutdown_with_grace),
+//! [`TaskHandle::cancel_with_grace`], [`CancelSender::cancel_with_grace`]).
+//!
+//! A **deadline** ([`TaskHandle::set_deadline`], [`TaskHandle::set_timeout`])
+//! cancels a task when it passes, through the same cancel, and its handle then
+//! reports [`TaskError::is_deadline_exceeded`] rather than a plain
+//! cancellation. A scope block takes its deadline from `tokio::time::timeout`
+//! around it (which cancels the block's children when it fires).
+//!
+//! **Tokens.** [`cancellation_token`](ScopedSpawner::cancellation_token) gives
+//! code that takes a `tokio_util` `CancellationToken` one that is cancelled
+//! when the scope is asked to stop or begins its termination;
+//! [`cancel_on`](ScopedSpawner::cancel_on) shuts a scope down when a given
+//! token is cancelled.
+//!
+//! **Shutdown on a signal.** Wait for Ctrl-C (or SIGTERM), then shut the root
+//! down gracefully and wait for the tree to drain:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use tasktree::{ScopedSpawn, ScopedSpawner};
+//!
+//! #[tokio::main]
+//! async fn main() {
+//!     let root = ScopedSpawner::tokio();
+//!     root.spawn(
+//!         |spawner| async move {
+//!             // ... serve, until asked to stop:
+//!             spawner.stop_requested().await;
+//!             // ... flush, close
+//!         },
+//!         || (),
+//!     )
+//!     .unwrap();
+//!
+//!     let ctrl_c = tokio::signal::ctrl_c();
+//!     #[cfg(unix)]
+//!     let mut sigterm =
+//!         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
+//!     #[cfg(unix)]
+//!     let terminate = sigterm.recv();
+//!     #[cfg(not(unix))]
+//!     let terminate = std::future::pending::<Option<()>>();
+//!     tokio::select! {
+//!         _ = ctrl_c => {}
+//!         _ = terminate => {}
+//!     }
+//!     // Every task is asked to stop; what is still running after 10 s is
+//!     // cancelled. Resolves when the whole tree has terminated.
+//!     root.shutdown_with_grace(Duration::from_secs(10)).await;
+//! }
+//! ```
+//!
+//! `examples/http_server.rs` does this for an HTTP server in which every
+//! connection is a task and every request a scope.
+//!
 //! # Guarantees
 //!
 //! These hold however the task's completion, its cancellation and its parent's

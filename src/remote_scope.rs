@@ -132,7 +132,7 @@ impl Clone for RemoteSpawner {
 
 impl Drop for RemoteSpawner {
     fn drop(&mut self) {
-        self.node.release_handle();
+        Node::release_handle(&self.node);
     }
 }
 

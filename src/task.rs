@@ -22,7 +22,7 @@ use crate::tree::{run_orphans, Failure, Link, Node, Orphan, Signal};
 enum Seen {
     Nothing,
     Registered,
-    StopSeen,
+    Stopped,
     Both,
 }
 
@@ -32,7 +32,7 @@ impl Seen {
     }
 
     fn stop_seen(self) -> bool {
-        matches!(self, Seen::StopSeen | Seen::Both)
+        matches!(self, Seen::Stopped | Seen::Both)
     }
 
     fn with_registered(self) -> Self {
@@ -47,7 +47,7 @@ impl Seen {
         if self.registered() {
             Seen::Both
         } else {
-            Seen::StopSeen
+            Seen::Stopped
         }
     }
 }

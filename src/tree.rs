@@ -393,11 +393,11 @@ impl Node {
     }
 
     /// Drops a handle to a root node; the last one closes it (G8).
-    pub(crate) fn release_handle(self: &Arc<Self>) {
+    pub(crate) fn release_handle(this: &Arc<Self>) {
         // AcqRel: pairs with the other releases, so the thread that closes the
         // root sees everything the other handles did before letting go.
-        if self.root && self.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
-            Node::close(self).wake();
+        if this.root && this.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+            Node::close(this).wake();
         }
     }
 
