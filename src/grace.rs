@@ -97,9 +97,13 @@ mod imp {
         }
     }
 
-    /// A scope's grace state, kept under its node's lock.
+    /// A scope's grace state, kept under its node's lock. Boxed on first
+    /// use: most scopes never need one, and a node stays small.
     #[derive(Default)]
-    pub(crate) struct GraceState {
+    pub(crate) struct GraceState(Option<Box<Grace>>);
+
+    #[derive(Default)]
+    struct Grace {
         /// The scope's own grace period for cancels of its children.
         period: Option<(Duration, Handle)>,
         /// The deadline by which the children will have been cancelled: set
@@ -113,66 +117,80 @@ mod imp {
     }
 
     impl GraceState {
+        fn get(&self) -> Option<&Grace> {
+            self.0.as_deref()
+        }
+
+        fn get_mut(&mut self) -> &mut Grace {
+            self.0.get_or_insert_with(Box::default)
+        }
+
         pub(crate) fn set_period(&mut self, period: Option<(Duration, Handle)>) {
-            self.period = period;
+            if period.is_some() || self.0.is_some() {
+                self.get_mut().period = period;
+            }
         }
 
         /// The deadline for a cancel of one child that names none: the
         /// scope's grace period from now, if it has one.
         pub(crate) fn for_cancel(&self) -> Option<Deadline> {
-            self.period
+            self.get()?
+                .period
                 .as_ref()
                 .map(|(grace, timer)| Deadline::after(*grace, timer.clone()))
         }
 
-        /// The deadline for closing the scope: the earlier of the inherited
-        /// one and the grace period from now.
+        /// The deadline for closing the scope: the earliest of `given`, the
+        /// inherited one and the grace period from now.
         pub(crate) fn for_close(&self, given: Option<Deadline>) -> Option<Deadline> {
-            Deadline::earliest(
-                Deadline::earliest(given, self.children.clone()),
-                self.for_cancel(),
-            )
+            let inherited = self.get().and_then(|grace| grace.children.clone());
+            Deadline::earliest(Deadline::earliest(given, inherited), self.for_cancel())
         }
 
         /// Records the deadline that the children's stop requests carry.
         pub(crate) fn set_children(&mut self, deadline: Option<Deadline>) {
-            self.children = Deadline::earliest(self.children.take(), deadline);
+            if deadline.is_some() {
+                let grace = self.get_mut();
+                grace.children = Deadline::earliest(grace.children.take(), deadline);
+            }
         }
 
         pub(crate) fn set_slot(&mut self, key: usize, deadline: Deadline) {
-            self.slots.push((key, deadline));
+            self.get_mut().slots.push((key, deadline));
         }
 
         /// The deadline a stop request of child `key` carries.
         pub(crate) fn for_child(&self, key: usize) -> Option<Deadline> {
-            let own = self
+            let grace = self.get()?;
+            let own = grace
                 .slots
                 .iter()
                 .filter(|(k, _)| *k == key)
                 .map(|(_, d)| d.clone())
                 .reduce(|a, b| if b.at < a.at { b } else { a });
-            Deadline::earliest(own, self.children.clone())
+            Deadline::earliest(own, grace.children.clone())
         }
 
         /// Forgets the deadlines of slot `key` (its task is done).
         pub(crate) fn forget_slot(&mut self, key: usize) {
-            if !self.slots.is_empty() {
-                self.slots.retain(|(k, _)| *k != key);
+            if let Some(grace) = self.0.as_mut() {
+                if !grace.slots.is_empty() {
+                    grace.slots.retain(|(k, _)| *k != key);
+                }
             }
         }
 
-        /// The scope's token, made on first use. `stopped`: the scope has
-        /// already been asked to stop, so the token is cancelled by the
-        /// caller after the lock is released.
+        /// The scope's token, made on first use.
         pub(crate) fn token(&mut self) -> CancellationToken {
-            self.token
+            self.get_mut()
+                .token
                 .get_or_insert_with(CancellationToken::new)
                 .clone()
         }
 
-        /// The token, to cancel once the lock is released.
+        /// The token, if one was made, to cancel once the lock is released.
         pub(crate) fn take_token(&mut self) -> Option<CancellationToken> {
-            self.token.clone()
+            self.0.as_mut().and_then(|grace| grace.token.clone())
         }
     }
 
@@ -189,37 +207,54 @@ mod imp {
     }
 
     /// Timers and tokens collected under a node lock, to be armed and
-    /// cancelled after it is released (I3).
+    /// cancelled after it is released (I3). Boxed on first use, so that
+    /// the common wake-up carries one null pointer.
     #[derive(Default)]
-    pub(crate) struct Later {
+    pub(crate) struct Later(Option<Box<LaterInner>>);
+
+    #[derive(Default)]
+    struct LaterInner {
         timers: Vec<(Deadline, Arc<Node>, Action)>,
         tokens: Vec<CancellationToken>,
     }
 
     impl Later {
+        fn inner(&mut self) -> &mut LaterInner {
+            self.0.get_or_insert_with(Box::default)
+        }
+
         pub(crate) fn arm(&mut self, deadline: Deadline, node: Arc<Node>, action: Action) {
-            self.timers.push((deadline, node, action));
+            self.inner().timers.push((deadline, node, action));
         }
 
         pub(crate) fn cancel_token(&mut self, token: Option<CancellationToken>) {
-            self.tokens.extend(token);
+            if let Some(token) = token {
+                self.inner().tokens.push(token);
+            }
         }
 
         pub(crate) fn is_empty(&self) -> bool {
-            self.timers.is_empty() && self.tokens.is_empty()
+            self.0.is_none()
         }
 
         pub(crate) fn append(&mut self, other: &mut Later) {
-            self.timers.append(&mut other.timers);
-            self.tokens.append(&mut other.tokens);
+            match (self.0.as_mut(), other.0.take()) {
+                (_, None) => {}
+                (None, Some(theirs)) => self.0 = Some(theirs),
+                (Some(ours), Some(mut theirs)) => {
+                    ours.timers.append(&mut theirs.timers);
+                    ours.tokens.append(&mut theirs.tokens);
+                }
+            }
         }
 
         /// Arms the timers and cancels the tokens (no lock held).
         pub(crate) fn run(self) {
-            for token in self.tokens {
+            let Some(inner) = self.0 else { return };
+            for token in inner.tokens {
                 token.cancel();
             }
-            for (deadline, node, action) in self.timers {
+            for (deadline, node, action) in inner.timers {
                 arm(deadline, node, action);
             }
         }

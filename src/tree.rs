@@ -139,8 +139,9 @@ struct Children {
     /// The scope has been asked to stop: its owner saw a stop request (a
     /// graceful cancel), or the scope closed. Only goes from false to true.
     stop: bool,
-    /// `StopRequested` futures waiting for `stop`.
-    stop_waiters: Wakeups,
+    /// `StopRequested` futures (and token watchers) waiting for `stop`.
+    /// Rarely used: a plain `Vec`, empty without allocating.
+    stop_waiters: Vec<Waker>,
     /// Grace periods, deadlines and the scope's cancellation token
     /// (grace.rs; empty without the `tokio` feature).
     grace: GraceState,
@@ -353,7 +354,7 @@ impl Node {
                 fail_fast: false,
                 failure: None,
                 stop: false,
-                stop_waiters: Wakeups::default(),
+                stop_waiters: Vec::new(),
                 grace: GraceState::default(),
                 owner: None,
             }),
@@ -613,7 +614,9 @@ impl Node {
         if children.stop {
             return Poll::Ready(());
         }
-        children.stop_waiters.push_unique(waker);
+        if !children.stop_waiters.iter().any(|w| w.will_wake(waker)) {
+            children.stop_waiters.push(waker.clone());
+        }
         Poll::Pending
     }
 
@@ -937,7 +940,9 @@ fn close_locked(node: &Arc<Node>, children: &mut Children, how: Close, wakeups: 
 fn stop_locked(children: &mut Children, wakeups: &mut Wakeups) {
     if !children.stop {
         children.stop = true;
-        wakeups.append(&mut children.stop_waiters);
+        for waker in children.stop_waiters.drain(..) {
+            wakeups.push(waker);
+        }
         #[cfg(feature = "tokio")]
         wakeups.later.cancel_token(children.grace.take_token());
     }
