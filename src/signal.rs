@@ -338,6 +338,28 @@ impl CancelSender {
     }
 }
 
+/// Hooks for the loom models (`loom-tests/`), which cannot run a timer:
+/// the two halves of a graceful cancel, called by hand.
+#[cfg(loom)]
+impl CancelSender {
+    /// The stop request of a graceful cancel, with no deadline.
+    #[doc(hidden)]
+    pub fn loom_request_stop(&self) {
+        if let Some(slot) = &self.slot {
+            Node::loom_stop(&slot.node, slot.key, false);
+        }
+    }
+
+    /// The cancel at the end of a grace period (it cuts a stop request
+    /// short, which `cancel` does not).
+    #[doc(hidden)]
+    pub fn loom_cancel_now(&self) {
+        if let Some(slot) = &self.slot {
+            Node::loom_stop(&slot.node, slot.key, true);
+        }
+    }
+}
+
 impl SignalSender for CancelSender {}
 
 impl ForgettableSignalSender for CancelSender {

@@ -208,6 +208,10 @@ enum How {
     Now,
     /// At once, as having missed its deadline.
     Expire,
+    /// A stop request with no deadline and no timer: the cancel is left to
+    /// the caller. Only the loom models use it (they cannot run a timer).
+    #[cfg(loom)]
+    StopOnly,
 }
 
 /// Wakers taken out under a lock, to be woken after it is released (I3).
@@ -521,6 +525,13 @@ impl Node {
     /// cancel at `deadline` (grace.rs).
     pub(crate) fn cancel_gracefully(this: &Arc<Self>, key: usize, deadline: Deadline) {
         Self::cancel_how(this, key, How::Grace(deadline));
+    }
+
+    /// Loom models only: a stop request for slot `key` without a timer
+    /// (`now == false`), or the cancel at once (`now == true`).
+    #[cfg(loom)]
+    pub(crate) fn loom_stop(this: &Arc<Self>, key: usize, now: bool) {
+        Self::cancel_how(this, key, if now { How::Now } else { How::StopOnly });
     }
 
     fn cancel_how(this: &Arc<Self>, key: usize, how: How) {
@@ -875,6 +886,15 @@ fn cancel_locked(
         How::Default => children.grace.for_cancel(),
         How::Grace(deadline) => Some(deadline),
         How::Now | How::Expire => None,
+        #[cfg(loom)]
+        How::StopOnly => {
+            node.mark_cancelling();
+            let slot = &mut children.slots[key];
+            slot.stopping = true;
+            wakeups.extend(slot.waker.take());
+            take_foreign(&mut children.foreign, Some(key), wakeups);
+            return;
+        }
     };
     node.mark_cancelling();
     let slot = &mut children.slots[key];
