@@ -395,6 +395,9 @@
 //!   beyond a poll already in flight; the cancel then travels down phase by
 //!   phase, so a grandchild runs on until its parent has dropped its own
 //!   future and reached phase 3.
+//!   A graceful cancel's stop request is not yet the cancel: the futures run
+//!   on until it, and this guarantee applies from the cancel at the end of the
+//!   grace period.
 //! - **Exactly once.** Each future is dropped once, each `done` runs once, each
 //!   done signal is sent once, also when a future, its destructor or a `done`
 //!   callback panics. Such panics are caught: the tree still terminates in order,
