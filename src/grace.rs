@@ -133,6 +133,7 @@ mod imp {
 
         /// The deadline for a cancel of one child that names none: the
         /// scope's grace period from now, if it has one.
+        #[inline]
         pub(crate) fn for_cancel(&self) -> Option<Deadline> {
             self.get()?
                 .period
@@ -142,7 +143,11 @@ mod imp {
 
         /// The deadline for closing the scope: the earliest of `given`, the
         /// inherited one and the grace period from now.
+        #[inline]
         pub(crate) fn for_close(&self, given: Option<Deadline>) -> Option<Deadline> {
+            if self.0.is_none() {
+                return given;
+            }
             let inherited = self.get().and_then(|grace| grace.children.clone());
             Deadline::earliest(Deadline::earliest(given, inherited), self.for_cancel())
         }
@@ -160,6 +165,7 @@ mod imp {
         }
 
         /// The deadline a stop request of child `key` carries.
+        #[inline]
         pub(crate) fn for_child(&self, key: usize) -> Option<Deadline> {
             let grace = self.get()?;
             let own = grace
@@ -172,6 +178,7 @@ mod imp {
         }
 
         /// Forgets the deadlines of slot `key` (its task is done).
+        #[inline]
         pub(crate) fn forget_slot(&mut self, key: usize) {
             if let Some(grace) = self.0.as_mut() {
                 if !grace.slots.is_empty() {
@@ -189,6 +196,7 @@ mod imp {
         }
 
         /// The token, if one was made, to cancel once the lock is released.
+        #[inline]
         pub(crate) fn take_token(&mut self) -> Option<CancellationToken> {
             self.0.as_mut().and_then(|grace| grace.token.clone())
         }
@@ -233,11 +241,16 @@ mod imp {
             }
         }
 
+        #[inline]
         pub(crate) fn is_empty(&self) -> bool {
             self.0.is_none()
         }
 
+        #[inline]
         pub(crate) fn append(&mut self, other: &mut Later) {
+            if other.0.is_none() {
+                return;
+            }
             match (self.0.as_mut(), other.0.take()) {
                 (_, None) => {}
                 (None, Some(theirs)) => self.0 = Some(theirs),

@@ -11,6 +11,7 @@
 mod imp {
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+    pub(crate) use std::sync::MutexGuard;
     pub(crate) use std::thread_local;
 
     /// `std::sync::Arc`, named through this shim (an alias, so that the
@@ -43,7 +44,7 @@ mod imp {
 #[cfg(loom)]
 mod imp {
     pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    pub(crate) use loom::sync::Arc;
+    pub(crate) use loom::sync::{Arc, MutexGuard};
     pub(crate) use loom::thread_local;
 
     /// loom's `Mutex`, with the same poison-free `lock` as the std build.
@@ -69,4 +70,4 @@ mod imp {
     }
 }
 
-pub(crate) use imp::{thread_local, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
+pub(crate) use imp::{thread_local, Arc, AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering};

@@ -117,7 +117,8 @@ impl<F: Future> Block<F> {
                                 .poll_signal(link.key, cx.waker(), *this.parent_stopped)
                             {
                                 Signal::Run => {}
-                                Signal::Stop(deadline) => {
+                                Signal::Stop => {
+                                    let deadline = link.node.stop_deadline(link.key);
                                     // Asked to stop gracefully: the body sees
                                     // it through its spawner, and the request
                                     // goes on to the children (grace.rs).

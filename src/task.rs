@@ -204,12 +204,13 @@ where
                     };
                     let outcome = match signal {
                         Signal::Cancel { expired } => cancelled(expired),
-                        Signal::Stop(deadline) => {
+                        Signal::Stop => {
                             // A graceful cancel: the task's own scope, and so
                             // its children, are asked to stop too; the future
                             // runs on until the cancel (grace.rs).
                             *seen = seen.with_stop_seen();
                             if let Some(scope) = this.scope.as_ref() {
+                                let deadline = parent.stop_deadline(key);
                                 Node::request_stop(scope, deadline).wake();
                             }
                             continue;
@@ -229,7 +230,7 @@ where
                                         Signal::Run => return Poll::Pending,
                                         // Passed on at the top of the loop, and
                                         // the future polled again.
-                                        Signal::Stop(_) => continue,
+                                        Signal::Stop => continue,
                                         Signal::Cancel { expired } => cancelled(expired),
                                     }
                                 }

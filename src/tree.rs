@@ -185,14 +185,16 @@ struct Slot {
     linked: bool,
 }
 
-/// What a task finds in its slot before a poll of its future.
+/// What a task finds in its slot before a poll of its future. Small and
+/// `Copy`: it is read before every poll.
+#[derive(Clone, Copy)]
 pub(crate) enum Signal {
     /// Run on.
     Run,
     /// Asked to stop, and not seen before: the task passes the request on
-    /// to its own scope, with the deadline by which the cancel will follow,
-    /// and runs on.
-    Stop(Option<Deadline>),
+    /// to its own scope, with the deadline by which the cancel will follow
+    /// ([`Node::stop_deadline`]), and runs on.
+    Stop,
     /// Cancelled: phase 1 ends. `expired` if by the task's deadline.
     Cancel { expired: bool },
 }
@@ -272,7 +274,19 @@ impl Wakeups {
     /// its own children, and so on down a chain. So only the outermost call on
     /// a thread wakes; nested calls queue their wakers for its loop (G9: no
     /// recursion as deep as the tree).
-    pub(crate) fn wake(mut self) {
+    #[inline]
+    pub(crate) fn wake(self) {
+        // `push` fills `first` before `rest`: with neither a waker nor
+        // anything for later, there is nothing to do (the common case, kept
+        // inline and cheap).
+        if self.first.is_none() && self.later.is_empty() {
+            return;
+        }
+        self.wake_slow();
+    }
+
+    #[inline(never)]
+    fn wake_slow(mut self) {
         // Cancelling a token wakes its waiters; arming a timer may run its
         // action at once, which wakes in turn: both after the lock (I3).
         let later = std::mem::take(&mut self.later);
@@ -284,7 +298,6 @@ impl Wakeups {
 
     fn wake_wakers(mut self) {
         if self.first.is_none() {
-            // `push` fills `first` before `rest`: nothing to wake.
             return;
         }
         let nested = DEFERRED.with(|deferred| {
@@ -594,6 +607,12 @@ impl Node {
         wakeups
     }
 
+    /// The deadline that the stop request of slot `key` carries (rare: read
+    /// once, when the task first sees `Signal::Stop`).
+    pub(crate) fn stop_deadline(&self, key: usize) -> Option<Deadline> {
+        self.children.lock().grace.for_child(key)
+    }
+
     /// The scope's owner was asked to stop (it saw `Signal::Stop`): the
     /// scope's stop waiters and token fire, and every child is asked to stop
     /// in turn, with the same deadline. No child is cancelled: the cancel
@@ -800,11 +819,7 @@ impl Node {
         let mut children = self.children.lock();
         if children.live == 0 {
             if close {
-                children.closed = true;
-                let mut wakeups = Wakeups::default();
-                stop_locked(&mut children, &mut wakeups);
-                drop(children);
-                wakeups.wake();
+                close_drained(children);
             }
             return Poll::Ready(());
         }
@@ -858,7 +873,7 @@ fn signal_locked(children: &Children, key: usize, stop_seen: bool) -> Signal {
             expired: slot.expired,
         }
     } else if slot.stopping && !stop_seen {
-        Signal::Stop(children.grace.for_child(key))
+        Signal::Stop
     } else {
         Signal::Run
     }
@@ -955,16 +970,32 @@ fn close_locked(node: &Arc<Node>, children: &mut Children, how: Close, wakeups: 
     take_foreign(&mut children.foreign, None, wakeups);
 }
 
+/// Closes a drained scope (a scope block's end): no child to cancel, but
+/// its stop waiters and token fire. Out of line: tasks never take this path.
+#[cold]
+#[inline(never)]
+fn close_drained(mut children: crate::loom::MutexGuard<'_, Children>) {
+    children.closed = true;
+    let mut wakeups = Wakeups::default();
+    stop_locked(&mut children, &mut wakeups);
+    drop(children);
+    wakeups.wake();
+}
+
 /// Marks the scope as asked to stop, under its lock: its stop waiters and
 /// its token fire after the lock is released.
 fn stop_locked(children: &mut Children, wakeups: &mut Wakeups) {
     if !children.stop {
         children.stop = true;
-        for waker in children.stop_waiters.drain(..) {
-            wakeups.push(waker);
+        if !children.stop_waiters.is_empty() {
+            for waker in children.stop_waiters.drain(..) {
+                wakeups.push(waker);
+            }
         }
         #[cfg(feature = "tokio")]
-        wakeups.later.cancel_token(children.grace.take_token());
+        if let Some(token) = children.grace.take_token() {
+            wakeups.later.cancel_token(Some(token));
+        }
     }
 }
 
