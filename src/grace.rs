@@ -367,7 +367,7 @@ mod none {
     }
 
     #[derive(Default)]
-    pub(crate) struct GraceState;
+    pub(crate) struct GraceState {}
 
     impl GraceState {
         pub(crate) fn for_cancel(&self) -> Option<Deadline> {

@@ -33,7 +33,9 @@
 //!   reads it under the lock before every poll of its future and stores its
 //!   waker under the same lock, so a cancel either is seen by the next poll or
 //!   wakes the waker stored before it (G3, G4).
-//!   Checked by `g4_exactly_once.rs`.
+//!   Checked by `g4_exactly_once.rs`; for the stop request of a graceful
+//!   cancel (the `stopping` flag, read and stored under the same lock), by
+//!   `g3_stop_request.rs`.
 //! - **I7** Under fail-fast, the first reported failure is stored, the scope
 //!   is closed and every live child is cancelled in the same critical section,
 //!   and the waiters (the scope block, or the owner in phase 4) are woken after
@@ -896,32 +898,31 @@ fn cancel_locked(
         return;
     }
     let expire = matches!(how, How::Expire);
-    let deadline = match how {
+    // `Some(timer)`: a stop request now, and (if `timer` is `Some`) the
+    // cancel at its deadline; `None`: the cancel now.
+    let stop: Option<Option<Deadline>> = match how {
         How::Default if slot.stopping => return,
-        How::Default => children.grace.for_cancel(),
-        How::Grace(deadline) => Some(deadline),
+        How::Default => children.grace.for_cancel().map(Some),
+        How::Grace(deadline) => Some(Some(deadline)),
         How::Now | How::Expire => None,
         #[cfg(loom)]
-        How::StopOnly => {
-            node.mark_cancelling();
-            let slot = &mut children.slots[key];
-            slot.stopping = true;
-            wakeups.extend(slot.waker.take());
-            take_foreign(&mut children.foreign, Some(key), wakeups);
-            return;
-        }
+        How::StopOnly => Some(None),
     };
+    let stop = stop.filter(|timer| !timer.as_ref().is_some_and(Deadline::has_passed));
     node.mark_cancelling();
     let slot = &mut children.slots[key];
-    match deadline.filter(|deadline| !deadline.has_passed()) {
-        Some(deadline) => {
+    match stop {
+        Some(timer) => {
             slot.stopping = true;
-            slot.refs += 1;
             wakeups.extend(slot.waker.take());
-            children.grace.set_slot(key, deadline.clone());
-            wakeups
-                .later
-                .arm(deadline, node.clone(), Action::CancelNow(key));
+            if let Some(deadline) = timer {
+                // The timer's view of the slot (I5), released when it is done.
+                slot.refs += 1;
+                children.grace.set_slot(key, deadline.clone());
+                wakeups
+                    .later
+                    .arm(deadline, node.clone(), Action::CancelNow(key));
+            }
         }
         None => {
             slot.cancelled = true;
