@@ -324,11 +324,12 @@ async fn graceful_shutdown_of_a_wide_tree_keeps_exactly_once() {
     let log = Log::new();
     let root = ScopedSpawner::tokio();
     for i in 0..50 {
-        let name: &'static str = Box::leak(format!("t{i}").into_boxed_str());
+        let name = format!("t{i}");
         let l = log.clone();
+        let done = log.done(&name);
         root.spawn(
             move |spawner| {
-                let guard = l.guard(name);
+                let guard = l.guard(&name);
                 async move {
                     let _guard = guard;
                     if i % 2 == 0 {
@@ -339,7 +340,7 @@ async fn graceful_shutdown_of_a_wide_tree_keeps_exactly_once() {
                     }
                 }
             },
-            log.done(name),
+            done,
         )
         .unwrap();
     }
