@@ -14,7 +14,7 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use futures_task::Spawn;
 use pin_project_lite::pin_project;
@@ -110,33 +110,13 @@ impl<F: Future> Block<F> {
                         drop_body(this.body.as_mut(), this.node, this.body_failure);
                         continue;
                     }
-                    if let Some(link) = this.link.as_ref() {
-                        if !*this.parent_cancelled {
-                            match link
-                                .node
-                                .poll_signal(link.key, cx.waker(), *this.parent_stopped)
-                            {
-                                Signal::Run => {}
-                                Signal::Stop => {
-                                    let deadline = link.node.stop_deadline(link.key);
-                                    // Asked to stop gracefully: the body sees
-                                    // it through its spawner, and the request
-                                    // goes on to the children (grace.rs).
-                                    *this.parent_stopped = true;
-                                    Node::request_stop(this.node, deadline).wake();
-                                }
-                                Signal::Cancel { .. } => {
-                                    // The enclosing scope was cancelled while
-                                    // the body runs: the body is the enclosing
-                                    // task's own code, which its task's
-                                    // termination drops; the block's children
-                                    // are cancelled now.
-                                    *this.parent_cancelled = true;
-                                    Node::close(this.node).wake();
-                                }
-                            }
-                        }
-                    }
+                    pass_on_signal(
+                        this.link.as_ref(),
+                        this.node,
+                        this.parent_cancelled,
+                        this.parent_stopped,
+                        cx.waker(),
+                    );
                     match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
                         Ok(Poll::Pending) => return Poll::Pending,
                         Ok(Poll::Ready(output)) => match (this.classify)(output) {
@@ -148,6 +128,15 @@ impl<F: Future> Block<F> {
                     drop_body(this.body.as_mut(), this.node, this.body_failure);
                 }
                 BodyProj::Draining => {
+                    // A stop request or a cancel of the block's slot still
+                    // goes on to the children while the block waits for them.
+                    pass_on_signal(
+                        this.link.as_ref(),
+                        this.node,
+                        this.parent_cancelled,
+                        this.parent_stopped,
+                        cx.waker(),
+                    );
                     // Children are awaited, not cancelled, after a body that
                     // returned normally; closed in the same critical section
                     // that sees the last one done, so none joins after (I1).
@@ -173,6 +162,39 @@ impl<F: Future> Block<F> {
     }
 }
 
+/// Passes a stop request or a cancel of the block's slot in its enclosing
+/// scope (if it has one) on to the block's own scope, once each; stores
+/// `waker` in the slot so that a later one wakes the block (I6).
+fn pass_on_signal(
+    link: Option<&Link>,
+    node: &Arc<Node>,
+    parent_cancelled: &mut bool,
+    parent_stopped: &mut bool,
+    waker: &Waker,
+) {
+    let Some(link) = link else { return };
+    if *parent_cancelled {
+        return;
+    }
+    match link.node.poll_signal(link.key, waker, *parent_stopped) {
+        Signal::Run => {}
+        Signal::Stop => {
+            // Asked to stop gracefully: the body sees it through its
+            // spawner, and the request goes on to the children (grace.rs).
+            let deadline = link.node.stop_deadline(link.key);
+            *parent_stopped = true;
+            Node::request_stop(node, deadline).wake();
+        }
+        Signal::Cancel { .. } => {
+            // The enclosing scope was cancelled while the block runs: the
+            // body is the enclosing task's own code, which its task's
+            // termination drops; the block's children are cancelled now.
+            *parent_cancelled = true;
+            Node::close(node).wake();
+        }
+    }
+}
+
 /// Drops the body (phase 2 of the block), containing a panic of its
 /// destructor as a failure.
 fn drop_body<F: Future>(
@@ -190,7 +212,7 @@ fn drop_body<F: Future>(
 /// block to report, and cancels the children too, as no body is left to use
 /// their results.
 fn fail(node: &Arc<Node>, failure: Failure, body_failure: &mut Option<Failure>) {
-    match Node::report_failure(node, failure) {
+    match Node::report_failure(node, failure, None) {
         Ok(()) => {}
         // Not fail-fast (a fail-fast node refuses only when it already kept
         // an earlier failure, which wins).
@@ -707,14 +729,17 @@ where
         T: Send + 'static,
     {
         let shared = Arc::new(Shared::new());
-        let report = ReportErr {
-            fut,
-            node: self.spawner.as_raw().node.clone(),
-            shared: shared.clone(),
+        let node = self.spawner.as_raw().node.clone();
+        let cell = shared.clone();
+        let report = move |_, key| ReportErr {
+            fut: Some(fut),
+            node,
+            key,
+            shared: cell,
         };
         let sender = self
             .spawner
-            .spawn_child(|_| report, false, || (), Some(shared.clone()))?;
+            .spawn_child(report, false, || (), Some(shared.clone()))?;
         let sender = sender.expect("a sender was registered with the done cell");
         Ok(TaskHandle::new(sender, shared))
     }
@@ -748,9 +773,13 @@ impl<E, S> fmt::Debug for TryScope<E, S> {
 pin_project! {
     /// A `spawn_try` child's future: reports its `Err` to the scope (I7).
     struct ReportErr<F, T, E> {
+        // `None` once the error was taken by the scope: the future has
+        // completed and must not be polled again.
         #[pin]
-        fut: F,
+        fut: Option<F>,
         node: Arc<Node>,
+        // This child's slot in `node`.
+        key: usize,
         shared: Arc<Shared<Result<T, E>>>,
     }
 }
@@ -763,15 +792,23 @@ where
     type Output = Result<T, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        match this.fut.poll(cx) {
+        let mut this = self.project();
+        let Some(fut) = this.fut.as_mut().as_pin_mut() else {
+            // Taken: the cancel of this child is already on its way.
+            return Poll::Pending;
+        };
+        match fut.poll(cx) {
             Poll::Ready(Err(error)) => {
-                match Node::report_failure(this.node, Failure::Error(Box::new(error))) {
-                    // The scope took the error and cancelled every child, this
-                    // one included: it ends as cancelled at its next poll, and
-                    // its handle reports the failure.
+                let failure = Failure::Error(Box::new(error));
+                match Node::report_failure(this.node, failure, Some(*this.key)) {
+                    // The scope took the error, cancelled every other child
+                    // (gracefully, if it has a grace period) and this one at
+                    // once: the task ends as cancelled at its next poll,
+                    // which the cancel wakes, and its handle reports the
+                    // failure.
                     Ok(()) => {
                         this.shared.set_outcome(Outcome::Failed);
+                        this.fut.set(None);
                         Poll::Pending
                     }
                     Err(failure) => match failure.into_payload().downcast::<E>() {

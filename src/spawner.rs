@@ -230,7 +230,7 @@ where
         Fut::Output: Send + 'static,
     {
         let shared = Arc::new(Shared::new());
-        let sender = self.spawn_child(|_| fut, false, || (), Some(shared.clone()))?;
+        let sender = self.spawn_child(|_, _| fut, false, || (), Some(shared.clone()))?;
         let sender = sender.expect("a sender was registered with the done cell");
         Ok(TaskHandle::new(sender, shared))
     }
@@ -369,7 +369,8 @@ where
         self.raw.node.live()
     }
 
-    /// Registers a child, makes its future, wraps it and hands it to the
+    /// Registers a child, makes its future (`make` gets the child's spawner,
+    /// if it has a scope, and its slot key), wraps it and hands it to the
     /// executor: the one path every spawn method takes.
     pub(crate) fn spawn_child<T, Fut, Make, Done>(
         &self,
@@ -381,7 +382,7 @@ where
     where
         T: Send + 'static,
         Fut: Future<Output = T> + Send + 'static,
-        Make: FnOnce(Option<Self>) -> Fut,
+        Make: FnOnce(Option<Self>, usize) -> Fut,
         Done: FnOnce() + Send + 'static,
     {
         let with_sender = shared.is_some();
@@ -401,7 +402,8 @@ where
             done: Some(done),
             shared,
         };
-        let fut = make(child);
+        let key = guard.link.as_ref().map_or(0, |link| link.key);
+        let fut = make(child, key);
         let (Some(link), Some(done)) = (guard.link.take(), guard.done.take()) else {
             unreachable!("the guard is disarmed once")
         };
@@ -519,7 +521,8 @@ where
         Fun: FnOnce(Self) -> Fut,
         Done: FnOnce() + Send + 'static,
     {
-        let make = |child: Option<Self>| fun(child.expect("a spawner for a child with a scope"));
+        let make =
+            |child: Option<Self>, _key| fun(child.expect("a spawner for a child with a scope"));
         self.spawn_child::<(), _, _, _>(make, true, done, None)
             .map(drop)
     }
@@ -535,7 +538,8 @@ where
         Done: FnOnce() + Send + 'static,
     {
         let shared = Arc::new(Shared::new());
-        let make = |child: Option<Self>| fun(child.expect("a spawner for a child with a scope"));
+        let make =
+            |child: Option<Self>, _key| fun(child.expect("a spawner for a child with a scope"));
         let sender = self.spawn_child(make, true, done, Some(shared.clone()))?;
         Ok(signals(sender, shared))
     }
@@ -545,7 +549,7 @@ where
         Fut: Future<Output = ()> + Send + 'static,
         Done: FnOnce() + Send + 'static,
     {
-        self.spawn_child::<(), _, _, _>(|_| fut, false, done, None)
+        self.spawn_child::<(), _, _, _>(|_, _| fut, false, done, None)
             .map(drop)
     }
 
@@ -559,7 +563,7 @@ where
         Done: FnOnce() + Send + 'static,
     {
         let shared = Arc::new(Shared::new());
-        let sender = self.spawn_child(|_| fut, false, done, Some(shared.clone()))?;
+        let sender = self.spawn_child(|_, _| fut, false, done, Some(shared.clone()))?;
         Ok(signals(sender, shared))
     }
 

@@ -355,7 +355,7 @@ fn report_panic<T>(parent: Option<&Arc<Node>>, panic: Box<dyn std::any::Any + Se
     let Some(parent) = parent else {
         return Outcome::Panicked(panic);
     };
-    match Node::report_failure(parent, Failure::Panic(panic)) {
+    match Node::report_failure(parent, Failure::Panic(panic), None) {
         Ok(()) => Outcome::Failed,
         Err(failure) => Outcome::Panicked(failure.into_payload()),
     }

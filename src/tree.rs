@@ -754,7 +754,15 @@ impl Node {
     /// the scope closed, every child and the owner task cancelled and the
     /// waiters woken (I7); otherwise (or if a failure is already kept) it is
     /// handed back.
-    pub(crate) fn report_failure(this: &Arc<Self>, failure: Failure) -> Result<(), Failure> {
+    ///
+    /// `reporter`: the failing child's slot, if its future is still alive
+    /// (a `spawn_try` child that returned its error): it is cancelled at
+    /// once, not gracefully, as nothing is left for it to do.
+    pub(crate) fn report_failure(
+        this: &Arc<Self>,
+        failure: Failure,
+        reporter: Option<usize>,
+    ) -> Result<(), Failure> {
         let mut wakeups = Wakeups::default();
         let mut children = this.children.lock();
         if !children.fail_fast || children.failure.is_some() {
@@ -770,6 +778,9 @@ impl Node {
         }
         children.failure = Some(failure);
         close_locked(this, &mut children, Close::Default(None), &mut wakeups);
+        if let Some(key) = reporter {
+            cancel_locked(this, &mut children, key, How::Now, &mut wakeups);
+        }
         wakeups.append(&mut children.waiters);
         // The reporter is a live child, so the owner has not signalled done
         // and its slot is still linked (see `Children::owner`).

@@ -7,6 +7,8 @@
 mod common;
 
 use std::future::pending;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::Log;
@@ -392,4 +394,103 @@ async fn the_cancel_receiver_fires_on_the_stop_request() {
     parent.cancel_sender.cancel_with_grace(GRACE);
     parent.done_receiver.await;
     assert_eq!(at(start), 10);
+}
+
+// Regressions found by the randomized trees (tests/property.rs).
+
+#[derive(Debug, PartialEq)]
+struct Boom(&'static str);
+
+impl From<tasktree::SpawnError> for Boom {
+    fn from(_: tasktree::SpawnError) -> Self {
+        Boom("spawn")
+    }
+}
+
+/// A `spawn_try` child whose error fails a scope with a grace period ends
+/// at once (it was polled again after completing, before the fix).
+#[tokio::test(start_paused = true)]
+async fn a_failing_spawn_try_child_ends_at_once_in_a_scope_with_a_grace_period() {
+    let start = Instant::now();
+    let polled_again = Arc::new(AtomicBool::new(false));
+    let flag = polled_again.clone();
+    let out: Result<(), Boom> = tasktree::try_scope(|s: tasktree::TryScope<Boom>| async move {
+        s.set_grace_period(Some(Duration::from_secs(10)));
+        let mut ready = false;
+        let fails = std::future::poll_fn(move |_| {
+            if ready {
+                flag.store(true, Ordering::SeqCst);
+            }
+            ready = true;
+            std::task::Poll::Ready(Err::<(), _>(Boom("boom")))
+        });
+        let handle = s.spawn_try(fails).unwrap();
+        assert!(handle.await.unwrap_err().is_failed());
+        Ok(())
+    })
+    .await;
+    assert_eq!(out, Err(Boom("boom")));
+    assert_eq!(at(start), 0);
+    assert!(
+        !polled_again.load(Ordering::SeqCst),
+        "the child's future was polled after it completed"
+    );
+}
+
+/// The same when the child had already been asked to stop: it does not wait
+/// for the end of the grace period.
+#[tokio::test(start_paused = true)]
+async fn a_failing_spawn_try_child_under_a_stop_request_ends_at_once() {
+    let start = Instant::now();
+    let root = ScopedSpawner::tokio();
+    let signals = root
+        .spawn_with_signal(
+            move |spawner| async move {
+                spawner.stop_requested().await;
+                let out: Result<(), Boom> = spawner
+                    .try_scope(|s: tasktree::TryScope<Boom>| async move {
+                        s.spawn_try(async { Err::<(), _>(Boom("boom")) })?.detach();
+                        Ok(())
+                    })
+                    .await;
+                assert_eq!(out, Err(Boom("boom")));
+            },
+            || (),
+        )
+        .unwrap();
+    signals.cancel_sender.cancel_with_grace(GRACE);
+    signals.done_receiver.await;
+    assert_eq!(at(start), 0, "the grace period was not waited out");
+}
+
+/// A block whose body has returned, and which waits for its children, still
+/// passes a stop request on to them.
+#[tokio::test(start_paused = true)]
+async fn a_stop_request_reaches_the_children_of_a_draining_block() {
+    let start = Instant::now();
+    let root = ScopedSpawner::tokio();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let signals = root
+        .spawn_with_signal(
+            move |spawner| async move {
+                spawner
+                    .scope(|s| async move {
+                        s.spawn(|own| async move { own.stop_requested().await }, || ())
+                            .unwrap();
+                        tx.send(()).unwrap();
+                        // The body returns: the block waits for its child.
+                    })
+                    .await
+                    .unwrap();
+            },
+            || (),
+        )
+        .unwrap();
+    rx.await.unwrap();
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    signals.cancel_sender.cancel_with_grace(GRACE);
+    signals.done_receiver.await;
+    assert_eq!(at(start), 0, "the grace period was not waited out");
 }

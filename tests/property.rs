@@ -44,6 +44,58 @@
 //! Termination (G3: no lost wake-up) is checked by a deadline: a case that
 //! has not finished within [`CASE_DEADLINE`] fails as a hang.
 //!
+//! # Graceful cancellation and deadlines (tokio only)
+//!
+//! Grace periods and deadlines are timed by tokio's timer, so on tokio (and
+//! only there: the `ThreadPool` trees stay as they are) a second pass,
+//! drawn from its own stream of the case's seed so that the tree itself is
+//! the same on both executors, decorates two trees in five
+//! ([`TIMED_PERCENT`]):
+//!
+//! - some cancels, of parents, of siblings and the harness's, become
+//!   `cancel_with_grace(g)`; the harness's may instead be
+//!   `shutdown_with_grace(g)` on the root;
+//! - some scoped and block tasks call `set_grace_period(Some(g))` at the
+//!   start (a block on its `try_scope`'s spawner), and so may the root;
+//! - some handles get `set_timeout(g)`;
+//! - some tasks that would wait for ever *stop when asked* instead
+//!   (`End::Stop`): a scoped task awaits its spawner's `stop_requested()`
+//!   after its steps, a block's body its block's, and then the block task
+//!   its own; then they complete. Leaves and handles have no spawner and
+//!   never cooperate.
+//!
+//! with `g` from 0 to 3 ms of real time (0 is a cancel at once), mostly 0
+//! or 1. Three in five of the decorated cases of at most
+//! [`COOP_MAX_TASKS`] tasks (about one tokio case in six) are
+//! *cooperative*: every task that would wait stops when asked (leaves and
+//! handles complete instead), so do most scoped and block tasks that would
+//! complete, few scopes have a grace period, the harness always cancels the
+//! top gracefully with [`COOP_GRACE`], which no task waits out, and most
+//! cooperating children are kept or awaited rather than cancelled.
+//!
+//! The checker then also requires, from the log:
+//!
+//! - a task sees a stop request (`stop_requested()` resolves) only if
+//!   something can ask it to stop: a graceful cancel of it or of an
+//!   ancestor (a grace period above 0 ms on the way, an explicit
+//!   `cancel_with_grace`, `shutdown_with_grace`), or a fail-fast failure of
+//!   its own scope;
+//! - no task's future is polled again after it completed;
+//! - a task's future completes (`Finished`) only if its ending allows it,
+//!   and a cooperating one only after it saw the stop request; a handle
+//!   reports a value or its error exactly when its future completed, and
+//!   `Cancelled` or `is_deadline_exceeded()` only when it did not;
+//!   `is_deadline_exceeded()` only for a handle with a timeout;
+//! - in a cooperative case, every cooperating task whose whole path from
+//!   the top is cooperating, is cancelled by nobody but the harness, and
+//!   lies under no grace period and no fail-fast scope that can fail, sees
+//!   the stop request and completes (it is never cancelled); and the tree
+//!   ends before the harness's grace period does (no task waited for the
+//!   cancel at its end).
+//!
+//! and every check above holds as before (a graceful cancel may end in a
+//! completion or a cancel, and the done signals still come in order).
+//!
 //! # Reproducing and tuning
 //!
 //! `TASKTREE_PROPTEST_CASES` sets the number of cases per executor (default
@@ -58,7 +110,9 @@
 //! runs it again; the tree is the same, the interleaving may differ. On a
 //! failure the harness shrinks the tree (drops one subtree at a time, keeping
 //! the smaller tree while it still fails in one of three runs) and prints
-//! the smallest failing tree. `-- --nocapture` shows the figures of a run.
+//! the smallest failing tree; with `TASKTREE_PROPTEST_LOG=1` it also prints
+//! the event log of a failing run of that tree. `-- --nocapture` shows the
+//! figures of a run.
 #![allow(clippy::disallowed_types)]
 
 mod common;
@@ -68,6 +122,7 @@ use std::fmt::{self, Write as _};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use common::{lock, quiet_intentional_panics, yield_now};
@@ -96,6 +151,22 @@ const SHRINK_DEADLINE: Duration = Duration::from_secs(5);
 const SHRINK_RUNS: usize = 150;
 /// The `by` of events that the test harness itself records.
 const HARNESS: u32 = u32::MAX;
+/// The largest grace period, or timeout, of a decorated tree, in ms.
+const MAX_GRACE_MS: u64 = 3;
+/// The grace period of the harness's cancel in a cooperative case: long
+/// enough that every cooperating task sees the stop request first, short
+/// enough that a bug which leaves one waiting shows within
+/// [`SHRINK_DEADLINE`].
+const COOP_GRACE: Duration = Duration::from_secs(2);
+/// Percent of the tokio cases that are decorated (the others run as on
+/// `ThreadPool`); timer waits make a decorated case slower.
+const TIMED_PERCENT: u64 = 40;
+/// Percent of the decorated cases of at most [`COOP_MAX_TASKS`] tasks that
+/// are cooperative.
+const COOP_PERCENT: u64 = 60;
+/// The most tasks in a cooperative case: it runs to completion, which a
+/// big tree makes slow.
+const COOP_MAX_TASKS: usize = 400;
 
 /// Random trees on a tokio multi-thread runtime (2 workers).
 #[test]
@@ -177,6 +248,29 @@ enum End {
     Panic,
     /// Handles return `Err(Fail(id))`; a block's body does.
     Error,
+    /// Waits until asked to stop, then completes (scoped and block tasks,
+    /// on tokio; see "Graceful cancellation and deadlines").
+    Stop,
+}
+
+/// How the harness cancels the top task (when it does).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TopCancel {
+    /// Drops its cancel sender.
+    Plain,
+    /// `cancel_with_grace` with this many ms.
+    Grace(u64),
+    /// `shutdown_with_grace` on the root with this many ms.
+    Shutdown(u64),
+}
+
+impl TopCancel {
+    fn grace_ms(self) -> Option<u64> {
+        match self {
+            TopCancel::Plain => None,
+            TopCancel::Grace(ms) | TopCancel::Shutdown(ms) => Some(ms),
+        }
+    }
 }
 
 /// What the parent does with a child's signals (or handle).
@@ -232,6 +326,17 @@ struct Spec {
     /// Cancels the sibling with this id at this step of its own.
     cancels: Option<(u32, u8)>,
     children: Vec<u32>,
+    // The decorations of a tokio case (all `None` on `ThreadPool`), in ms:
+    /// The parent's cancel (`action`) is `cancel_with_grace` with this.
+    cancel_grace: Option<u64>,
+    /// The cancel of the sibling in `cancels` is `cancel_with_grace` with
+    /// this.
+    sibling_grace: Option<u64>,
+    /// `set_grace_period` on its spawner (a block: its `try_scope`'s) at
+    /// the start.
+    grace_period: Option<u64>,
+    /// `set_timeout` on its handle right after the spawn.
+    timeout: Option<u64>,
 }
 
 impl Spec {
@@ -248,10 +353,29 @@ struct Tree {
     nodes: Vec<Spec>,
     /// `set_failure_policy(FailFast)` on the root.
     root_fail_fast: bool,
+    /// `set_grace_period` on the root (tokio).
+    root_grace: Option<u64>,
+    /// How the harness cancels the top task, if its action says it does.
+    top_cancel: TopCancel,
+    /// Decorated (tokio; see the module docs).
+    timed: bool,
+    /// A cooperative case (decorated too).
+    coop: bool,
 }
 
 impl Tree {
-    fn generate(seed: u64) -> Tree {
+    /// The tree of `seed`; on tokio (`timed`), [`TIMED_PERCENT`] of the
+    /// trees get the decorations of "Graceful cancellation and deadlines".
+    fn generate(seed: u64, timed: bool) -> Tree {
+        let mut tree = Tree::generate_untimed(seed);
+        let mut rng = Rng::new(seed ^ 0x6A09_E667_F3BC_C908);
+        if timed && rng.chance(TIMED_PERCENT) {
+            tree.decorate(&mut rng);
+        }
+        tree
+    }
+
+    fn generate_untimed(seed: u64) -> Tree {
         let mut rng = Rng::new(seed);
         let big = rng.chance(30);
         let max_depth = if big {
@@ -327,6 +451,84 @@ impl Tree {
             seed,
             nodes,
             root_fail_fast: rng.chance(20),
+            root_grace: None,
+            top_cancel: TopCancel::Plain,
+            timed: false,
+            coop: false,
+        }
+    }
+
+    /// Adds graceful cancels, grace periods, timeouts and cooperating
+    /// tasks (a tokio case), from a stream of its own so that the rest of
+    /// the tree stays as `generate_untimed` made it. Every task still ends
+    /// once the top is cancelled. Outside a cooperative case `End::Stop`
+    /// replaces only `End::Wait`, which `finishes` treats alike, and a
+    /// graceful cancel becomes a cancel at its deadline. In a cooperative
+    /// case no task waits for ever (leaves and handles complete) and the
+    /// harness's graceful cancel asks every task to stop, so a cooperating
+    /// task ends even if nobody cancels or awaits it.
+    fn decorate(&mut self, rng: &mut Rng) {
+        // 0 to MAX_GRACE_MS ms, mostly short: each one that a task does
+        // not cut short is waited out in real time.
+        let grace = |rng: &mut Rng| match rng.below(10) {
+            0..=2 => 0,
+            3..=6 => 1,
+            _ => 2 + rng.below(MAX_GRACE_MS - 1),
+        };
+        let coop = rng.chance(COOP_PERCENT) && self.size() <= COOP_MAX_TASKS;
+        self.timed = true;
+        self.coop = coop;
+        for node in &mut self.nodes {
+            let top = node.parent.is_none();
+            let scoped = matches!(node.kind, Kind::Scoped | Kind::Block);
+            match node.end {
+                End::Wait if scoped && (coop || rng.chance(60)) => node.end = End::Stop,
+                End::Wait if coop => node.end = End::Complete,
+                // More cooperating paths from the top (see `must_stop`).
+                End::Complete if scoped && coop && rng.chance(75) => node.end = End::Stop,
+                _ => {}
+            }
+            // In a cooperative case the harness's graceful cancel reaches
+            // every task, so a cooperating child need not be cancelled by
+            // its parent to end.
+            if coop && !top && node.end == End::Stop && rng.chance(75) {
+                node.action = match node.action {
+                    Action::Cancel(_) => Action::Keep,
+                    Action::CancelAwait(_) => Action::Await,
+                    other => other,
+                };
+            }
+            if !top && node.action.cancel_step().is_some() && rng.chance(30) {
+                node.cancel_grace = Some(grace(rng));
+            }
+            if node.cancels.is_some() && rng.chance(30) {
+                node.sibling_grace = Some(grace(rng));
+            }
+            if scoped && rng.chance(if coop { 5 } else { 12 }) {
+                node.grace_period = Some(grace(rng));
+            }
+            if node.kind == Kind::Handle && rng.chance(if node.action.awaits() { 35 } else { 15 }) {
+                node.timeout = Some(grace(rng));
+            }
+        }
+        if coop {
+            // The harness always asks, and waits longer than anyone needs.
+            if let Action::Await = self.nodes[0].action {
+                self.nodes[0].action = Action::CancelAwait(rng.below(64) as u8);
+            }
+            let long = COOP_GRACE.as_millis() as u64;
+            self.top_cancel = if rng.chance(50) {
+                TopCancel::Grace(long)
+            } else {
+                TopCancel::Shutdown(long)
+            };
+        } else {
+            self.root_grace = rng.chance(15).then(|| grace(rng));
+            self.top_cancel = match rng.below(10) {
+                0..=3 => TopCancel::Plain,
+                4..=6 => TopCancel::Grace(grace(rng)),
+                _ => TopCancel::Shutdown(grace(rng)),
+            };
         }
     }
 
@@ -369,7 +571,7 @@ impl Tree {
 
     fn render(&self) -> String {
         let mut out = format!(
-            "tree of seed {:#x}: {} tasks, {} levels{}\n",
+            "tree of seed {:#x}: {} tasks, {} levels{}",
             self.seed,
             self.size(),
             self.depth(),
@@ -379,6 +581,18 @@ impl Tree {
                 ""
             }
         );
+        if let Some(ms) = self.root_grace {
+            let _ = write!(out, ", root grace-period={ms}ms");
+        }
+        if self.top_cancel != TopCancel::Plain {
+            let _ = write!(out, ", harness cancel {:?}", self.top_cancel);
+        }
+        if self.coop {
+            out.push_str(", cooperative");
+        } else if self.timed {
+            out.push_str(", timed");
+        }
+        out.push('\n');
         let mut stack = vec![0u32];
         while let Some(id) = stack.pop() {
             let s = self.spec(id);
@@ -402,6 +616,18 @@ impl Tree {
             }
             if let Some((target, at)) = s.cancels {
                 let _ = write!(out, " cancels=#{target}@{at}");
+            }
+            if let Some(ms) = s.sibling_grace {
+                let _ = write!(out, " sibling-grace={ms}ms");
+            }
+            if let Some(ms) = s.cancel_grace {
+                let _ = write!(out, " cancel-grace={ms}ms");
+            }
+            if let Some(ms) = s.grace_period {
+                let _ = write!(out, " grace-period={ms}ms");
+            }
+            if let Some(ms) = s.timeout {
+                let _ = write!(out, " timeout={ms}ms");
             }
             out.push('\n');
             stack.extend(s.children.iter().rev().copied());
@@ -464,6 +690,10 @@ fn new_spec(rng: &mut Rng, id: u32, parent: Option<&Spec>, depth: u32, top: bool
         action,
         cancels: None,
         children: Vec::new(),
+        cancel_grace: None,
+        sibling_grace: None,
+        grace_period: None,
+        timeout: None,
     }
 }
 
@@ -472,7 +702,7 @@ fn new_spec(rng: &mut Rng, id: u32, parent: Option<&Spec>, depth: u32, top: bool
 /// body returns), either end so or be cancelled by its parent; so every tree
 /// terminates once its top task is cancelled, or on its own.
 fn finishes(spec: &Spec) -> bool {
-    spec.end != End::Wait
+    !matches!(spec.end, End::Wait | End::Stop)
 }
 
 // ---------------------------------------------------------------------------
@@ -486,6 +716,8 @@ enum Outcome {
     Value(u32),
     Error(u32),
     Cancelled,
+    /// `is_deadline_exceeded` (a handle's timeout).
+    DeadlineExceeded,
     Panicked,
     Failed,
 }
@@ -504,16 +736,26 @@ enum Ev {
     Step(u32),
     /// The task's future was dropped.
     Dropped(u32),
+    /// The task's future completed (it returns right after).
+    Finished(u32),
+    /// The task's spawner's `stop_requested()` resolved.
+    StopSeen(u32),
+    /// The `stop_requested()` of a block task's `try_scope` resolved in
+    /// its body.
+    BodyStopSeen(u32),
     /// The task's `done` ran.
     Done(u32),
     /// The spawn of this task returned `Ok`.
     Spawned(u32),
     /// The spawn of this task returned `Terminated`.
     Refused(u32),
-    /// Task `by` cancelled task `of` (through its cancel sender or handle).
+    /// Task `by` cancelled task `of` (through its cancel sender or handle,
+    /// or for the harness through the root's `shutdown_with_grace`), with
+    /// a grace period of `grace` ms if given.
     Cancelled {
         by: u32,
         of: u32,
+        grace: Option<u64>,
     },
     /// Task `by` (or the harness) awaited task `of`.
     Joined {
@@ -535,7 +777,13 @@ impl Ev {
     /// The task whose code recorded this event.
     fn owner(&self, tree: &Tree) -> Option<u32> {
         match *self {
-            Ev::Created(id) | Ev::Step(id) | Ev::Dropped(id) | Ev::Done(id) => Some(id),
+            Ev::Created(id)
+            | Ev::Step(id)
+            | Ev::Dropped(id)
+            | Ev::Done(id)
+            | Ev::Finished(id)
+            | Ev::StopSeen(id)
+            | Ev::BodyStopSeen(id) => Some(id),
             Ev::Spawned(id) | Ev::Refused(id) => tree.spec(id).parent,
             Ev::Cancelled { by, .. } | Ev::Joined { by, .. } => (by != HARNESS).then_some(by),
             Ev::Block { id, .. } => Some(id),
@@ -628,8 +876,9 @@ enum Held {
 
 type Table = Arc<Mutex<HashMap<u32, Held>>>;
 
-/// Cancels child `of` through `table`, if it is still there.
-fn cancel_in(table: &Table, of: u32, by: u32, ctx: &Ctx) {
+/// Cancels child `of` through `table`, if it is still there: gracefully
+/// if `grace` (in ms) is given.
+fn cancel_in(table: &Table, of: u32, by: u32, ctx: &Ctx, grace: Option<u64>) {
     let mut table = lock(table);
     let sender = match table.get(&of) {
         Some(Held::Cancel(_)) => match table.remove(&of) {
@@ -637,14 +886,20 @@ fn cancel_in(table: &Table, of: u32, by: u32, ctx: &Ctx) {
             _ => unreachable!(),
         },
         Some(Held::Handle(handle)) => {
-            handle.cancel();
+            match grace {
+                Some(ms) => handle.cancel_with_grace(Duration::from_millis(ms)),
+                None => handle.cancel(),
+            }
             None
         }
         None => return,
     };
     drop(table);
-    ctx.push(Ev::Cancelled { by, of });
-    drop(sender);
+    ctx.push(Ev::Cancelled { by, of, grace });
+    match (sender, grace) {
+        (Some(sender), Some(ms)) => sender.cancel_with_grace(Duration::from_millis(ms)),
+        (sender, _) => drop(sender),
+    }
 }
 
 /// Spawns task `id` through `spawner` (through `block`'s `spawn_try` for a
@@ -672,6 +927,9 @@ where
             match result {
                 Ok(handle) => {
                     ctx.push(Ev::Spawned(id));
+                    if let Some(ms) = spec.timeout {
+                        handle.set_timeout(Duration::from_millis(ms));
+                    }
                     if spec.action == Action::Forget {
                         handle.detach();
                     } else {
@@ -725,31 +983,57 @@ fn refused(ctx: &Ctx, id: u32, err: SpawnError) {
     }
 }
 
+/// `fut`, checked: polling it again after it returned `Ready` (which an
+/// `async` block answers with a panic) is recorded as a violation. The
+/// future itself stays in place until the library drops it.
+fn fused<T: Send + 'static>(
+    ctx: Ctx,
+    id: u32,
+    mut fut: BoxFuture<'static, T>,
+) -> BoxFuture<'static, T> {
+    let mut completed = false;
+    Box::pin(futures::future::poll_fn(move |cx| {
+        if completed {
+            ctx.push(Ev::Violation(format!("#{id} polled after it completed")));
+            return Poll::Pending;
+        }
+        let poll = fut.as_mut().poll(cx);
+        completed = poll.is_ready();
+        poll
+    }))
+}
+
 /// The future of a leaf or handle task.
 fn leaf_future(ctx: Ctx, id: u32, parent_table: Option<Table>) -> BoxFuture<'static, Out> {
     let guard = ctx.guard(id);
-    Box::pin(async move {
-        let _guard = guard;
-        let spec = ctx.spec(id).clone();
-        let table = Table::default();
-        let mut none = Vec::new();
-        run_steps::<NoSpawn>(
-            None,
-            None,
-            &ctx,
-            &spec,
-            &table,
-            parent_table.as_ref(),
-            &mut none,
-        )
-        .await;
-        end(&spec).await;
-        if spec.end == End::Error {
-            Err(Fail(id))
-        } else {
-            Ok(id)
-        }
-    })
+    let c = ctx.clone();
+    fused(
+        c,
+        id,
+        Box::pin(async move {
+            let _guard = guard;
+            let spec = ctx.spec(id).clone();
+            let table = Table::default();
+            let mut none = Vec::new();
+            run_steps::<NoSpawn>(
+                None,
+                None,
+                &ctx,
+                &spec,
+                &table,
+                parent_table.as_ref(),
+                &mut none,
+            )
+            .await;
+            end(&spec).await;
+            ctx.push(Ev::Finished(id));
+            if spec.end == End::Error {
+                Err(Fail(id))
+            } else {
+                Ok(id)
+            }
+        }),
+    )
 }
 
 /// A placeholder executor type for tasks that spawn nothing.
@@ -777,29 +1061,43 @@ where
 {
     let spec = ctx.spec(guard.id).clone();
     let id = spec.id;
+    let c = ctx.clone();
     if spec.kind == Kind::Block {
-        return Box::pin(async move {
-            let _guard = guard;
-            let c = ctx.clone();
-            let block =
-                spawner.try_scope(move |s: TryScope<Fail, S>| block_body(s, parent_table, c, id));
-            let result = AssertUnwindSafe(block).catch_unwind().await;
-            let (result, panic) = match result {
-                Ok(Ok(())) => (BlockResult::Ok, None),
-                Ok(Err(Fail(e))) => (BlockResult::Err(e), None),
-                Err(panic) => (BlockResult::Panicked, Some(panic)),
-            };
-            ctx.push(Ev::Block { id, result });
-            if let Some(panic) = panic {
-                resume_unwind(panic);
-            }
-            if spec.end == End::Wait {
-                std::future::pending::<()>().await;
-            }
-        });
+        return fused(
+            c,
+            id,
+            Box::pin(async move {
+                let _guard = guard;
+                let c = ctx.clone();
+                let block = spawner
+                    .try_scope(move |s: TryScope<Fail, S>| block_body(s, parent_table, c, id));
+                let result = AssertUnwindSafe(block).catch_unwind().await;
+                let (result, panic) = match result {
+                    Ok(Ok(())) => (BlockResult::Ok, None),
+                    Ok(Err(Fail(e))) => (BlockResult::Err(e), None),
+                    Err(panic) => (BlockResult::Panicked, Some(panic)),
+                };
+                ctx.push(Ev::Block { id, result });
+                if let Some(panic) = panic {
+                    resume_unwind(panic);
+                }
+                match spec.end {
+                    End::Wait => std::future::pending::<()>().await,
+                    End::Stop => {
+                        spawner.stop_requested().await;
+                        ctx.push(Ev::StopSeen(id));
+                    }
+                    End::Complete | End::Error | End::Panic => {}
+                }
+                ctx.push(Ev::Finished(id));
+            }),
+        );
     }
     if spec.fail_fast {
         spawner.set_failure_policy(FailurePolicy::FailFast);
+    }
+    if let Some(ms) = spec.grace_period {
+        spawner.set_grace_period(Some(Duration::from_millis(ms)));
     }
     let table = Table::default();
     let mut receivers = Vec::new();
@@ -810,21 +1108,31 @@ where
             }
         }
     }
-    Box::pin(async move {
-        let _guard = guard;
-        run_steps(
-            Some(&spawner),
-            None,
-            &ctx,
-            &spec,
-            &table,
-            parent_table.as_ref(),
-            &mut receivers,
-        )
-        .await;
-        join_children(&ctx, id, &table, receivers).await;
-        end(&spec).await;
-    })
+    fused(
+        c,
+        id,
+        Box::pin(async move {
+            let _guard = guard;
+            run_steps(
+                Some(&spawner),
+                None,
+                &ctx,
+                &spec,
+                &table,
+                parent_table.as_ref(),
+                &mut receivers,
+            )
+            .await;
+            join_children(&ctx, id, &table, receivers).await;
+            if spec.end == End::Stop {
+                spawner.stop_requested().await;
+                ctx.push(Ev::StopSeen(id));
+            } else {
+                end(&spec).await;
+            }
+            ctx.push(Ev::Finished(id));
+        }),
+    )
 }
 
 /// The body of a block task's `try_scope`.
@@ -838,6 +1146,9 @@ where
     S: Spawn + Clone + Send + Sync + 'static,
 {
     let spec = ctx.spec(id).clone();
+    if let Some(ms) = spec.grace_period {
+        s.set_grace_period(Some(Duration::from_millis(ms)));
+    }
     let table = Table::default();
     let mut receivers = Vec::new();
     for &c in &spec.children {
@@ -863,6 +1174,11 @@ where
             End::Error => Err(Fail(id)),
             End::Panic => panic!("intentional panic in the block body of #{id}"),
             End::Complete | End::Wait => Ok(()),
+            End::Stop => {
+                s.stop_requested().await;
+                ctx.push(Ev::BodyStopSeen(id));
+                Ok(())
+            }
         }
     })
 }
@@ -894,13 +1210,14 @@ async fn run_steps<S>(
             }
         }
         for &c in &spec.children {
-            if ctx.spec(c).action.cancel_step() == Some(step) {
-                cancel_in(table, c, spec.id, ctx);
+            let child = ctx.spec(c);
+            if child.action.cancel_step() == Some(step) {
+                cancel_in(table, c, spec.id, ctx, child.cancel_grace);
             }
         }
         if let (Some((target, at)), Some(parent_table)) = (spec.cancels, parent_table) {
             if at == step {
-                cancel_in(parent_table, target, spec.id, ctx);
+                cancel_in(parent_table, target, spec.id, ctx, spec.sibling_grace);
             }
         }
         if spec.yields & (1 << step) != 0 {
@@ -944,6 +1261,7 @@ fn handle_outcome(result: Result<Out, TaskError>) -> Outcome {
         Ok(Ok(v)) => Outcome::Value(v),
         Ok(Err(Fail(e))) => Outcome::Error(e),
         Err(e) if e.is_cancelled() => Outcome::Cancelled,
+        Err(e) if e.is_deadline_exceeded() => Outcome::DeadlineExceeded,
         Err(e) if e.is_panic() => Outcome::Panicked,
         Err(e) if e.is_failed() => Outcome::Failed,
         Err(e) => panic!("unknown task error {e:?}"),
@@ -951,42 +1269,67 @@ fn handle_outcome(result: Result<Out, TaskError>) -> Outcome {
 }
 
 /// How a task's future ends after its steps (a block's body ends on its
-/// own, in `block_body`).
+/// own, in `block_body`; a cooperating task in `task_future`).
 async fn end(spec: &Spec) {
     match spec.end {
         End::Complete | End::Error => {}
         End::Wait => std::future::pending::<()>().await,
         End::Panic => panic!("intentional panic of #{}", spec.id),
+        End::Stop => unreachable!("only scoped and block tasks stop when asked"),
     }
 }
 
 /// The harness: spawns the top task from `root`, maybe cancels it after a
-/// few yields, and awaits its done receiver.
-async fn harness<S>(root: ScopedSpawner<S>, ctx: Ctx)
+/// few yields, and awaits its done receiver. Returns the time from its
+/// cancel to the done signal, if it cancelled.
+async fn harness<S>(root: ScopedSpawner<S>, ctx: Ctx) -> Option<Duration>
 where
     S: Spawn + Clone + Send + Sync + 'static,
 {
     if ctx.tree.root_fail_fast {
         root.set_failure_policy(FailurePolicy::FailFast);
     }
+    if let Some(ms) = ctx.tree.root_grace {
+        root.set_grace_period(Some(Duration::from_millis(ms)));
+    }
     let table = Table::default();
     let Some(done) = spawn_node(&root, None, 0, &table, &ctx) else {
         ctx.push(Ev::Violation("the top task was not spawned".into()));
-        return;
+        return None;
     };
+    let mut shutdown = None;
+    let mut cancelled_at = None;
     if let Action::CancelAwait(yields) = ctx.spec(0).action {
         for _ in 0..yields {
             yield_now().await;
         }
-        cancel_in(&table, 0, HARNESS, &ctx);
+        cancelled_at = Some(Instant::now());
+        match ctx.tree.top_cancel {
+            TopCancel::Plain => cancel_in(&table, 0, HARNESS, &ctx, None),
+            TopCancel::Grace(ms) => cancel_in(&table, 0, HARNESS, &ctx, Some(ms)),
+            TopCancel::Shutdown(ms) => {
+                ctx.push(Ev::Cancelled {
+                    by: HARNESS,
+                    of: 0,
+                    grace: Some(ms),
+                });
+                shutdown = Some(root.shutdown_with_grace(Duration::from_millis(ms)));
+            }
+        }
     }
     done.await;
+    let waited = cancelled_at.map(|at| at.elapsed());
     ctx.push(Ev::Joined {
         by: HARNESS,
         of: 0,
         outcome: Outcome::Signal,
     });
+    if let Some(shutdown) = shutdown {
+        // The top was the root's only child: resolves at once.
+        shutdown.await;
+    }
     drop(table);
+    waited
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -1014,6 +1357,8 @@ struct Run {
     at_end: Vec<Ev>,
     /// The root's live children after its shutdown.
     root_live: usize,
+    /// From the harness's cancel of the top to its done signal.
+    waited: Option<Duration>,
 }
 
 fn run_on(tree: Arc<Tree>, exec: Exec) -> Run {
@@ -1021,9 +1366,15 @@ fn run_on(tree: Arc<Tree>, exec: Exec) -> Run {
     let snapshot = |ctx: &Ctx| (lock(&ctx.log).clone(), ctx.live.load(Ordering::SeqCst));
     match exec {
         Exec::TokioMultiThread => {
-            let runtime = common::tokio_multi_thread();
+            // As `common::tokio_multi_thread`, with the timer that grace
+            // periods and deadlines need (without it they fire at once).
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_time()
+                .build()
+                .expect("a tokio runtime");
             let root = common::tokio_root(&runtime);
-            runtime.block_on(harness(root.clone(), ctx.clone()));
+            let waited = runtime.block_on(harness(root.clone(), ctx.clone()));
             let (at_top_done, live_at_top_done) = snapshot(&ctx);
             runtime.block_on(root.shutdown());
             let root_live = root.live_children();
@@ -1034,12 +1385,13 @@ fn run_on(tree: Arc<Tree>, exec: Exec) -> Run {
                 live_at_top_done,
                 at_end: lock(&ctx.log).clone(),
                 root_live,
+                waited,
             }
         }
         Exec::ThreadPool => {
             let pool = common::thread_pool();
             let root = ScopedSpawner::new(pool.clone());
-            futures::executor::block_on(harness(root.clone(), ctx.clone()));
+            let waited = futures::executor::block_on(harness(root.clone(), ctx.clone()));
             let (at_top_done, live_at_top_done) = snapshot(&ctx);
             futures::executor::block_on(root.shutdown());
             let root_live = root.live_children();
@@ -1050,6 +1402,7 @@ fn run_on(tree: Arc<Tree>, exec: Exec) -> Run {
                 live_at_top_done,
                 at_end: lock(&ctx.log).clone(),
                 root_live,
+                waited,
             }
         }
     }
@@ -1069,7 +1422,13 @@ fn run_case(tree: &Tree, exec: Exec, deadline: Duration) -> Result<Stats, String
         })
         .expect("a case thread");
     match rx.recv_timeout(deadline) {
-        Ok(Ok(run)) => check(&tree, &run),
+        Ok(Ok(run)) => check(&tree, &run).map_err(|msg| {
+            if std::env::var_os("TASKTREE_PROPTEST_LOG").is_some() {
+                format!("{msg}\nthe log of this run:\n{}", render_log(&run))
+            } else {
+                msg
+            }
+        }),
         Ok(Err(panic)) => Err(format!(
             "the harness panicked: {}",
             panic_text(panic.as_ref())
@@ -1117,6 +1476,26 @@ struct Stats {
     block_errors: usize,
     block_panics: usize,
     events: usize,
+    // Graceful cancellation and deadlines (tokio):
+    /// Decorated cases, and cooperative ones among them.
+    timed_cases: usize,
+    coop_cases: usize,
+    /// Cancels with a grace period (of 0 ms too), the harness's included.
+    graceful_cancels: usize,
+    /// Spawned tasks (and roots) with a grace period.
+    grace_periods: usize,
+    /// Spawned handles with a timeout, and awaited handles whose timeout
+    /// fired (`is_deadline_exceeded`).
+    timeouts: usize,
+    deadline_exceeded: usize,
+    /// Task futures that completed.
+    finished: usize,
+    /// Stop requests seen by cooperating tasks (`StopSeen`), and by block
+    /// bodies.
+    stops_seen: usize,
+    body_stops_seen: usize,
+    /// Cooperating tasks that had to see the stop request and complete.
+    must_stop: usize,
 }
 
 impl Stats {
@@ -1137,6 +1516,16 @@ impl Stats {
         self.block_errors += o.block_errors;
         self.block_panics += o.block_panics;
         self.events += o.events;
+        self.timed_cases += o.timed_cases;
+        self.coop_cases += o.coop_cases;
+        self.graceful_cancels += o.graceful_cancels;
+        self.grace_periods += o.grace_periods;
+        self.timeouts += o.timeouts;
+        self.deadline_exceeded += o.deadline_exceeded;
+        self.finished += o.finished;
+        self.stops_seen += o.stops_seen;
+        self.body_stops_seen += o.body_stops_seen;
+        self.must_stop += o.must_stop;
     }
 }
 
@@ -1163,6 +1552,85 @@ fn can_fail(tree: &Tree, id: u32) -> bool {
 fn can_panic(tree: &Tree, id: u32) -> bool {
     let s = tree.spec(id);
     can_fail(tree, id) && !(s.kind == Kind::Handle && s.end != End::Panic)
+}
+
+/// Whether the scope of task `id` (a block's: its `try_scope`'s) is
+/// fail-fast and can see a child fail, which closes it while the task's
+/// future runs.
+fn scope_can_fail(tree: &Tree, id: u32) -> bool {
+    let s = tree.spec(id);
+    (s.kind == Kind::Block || (s.kind == Kind::Scoped && s.fail_fast))
+        && s.children.iter().any(|&c| can_fail(tree, c))
+}
+
+/// Whether a grace period of `ms` makes a cancel graceful: one of 0 ms has
+/// passed when it is made, and cancels at once.
+fn graceful(ms: Option<u64>) -> bool {
+    ms.is_some_and(|ms| ms > 0)
+}
+
+/// Whether task `id` can be asked to stop (its slot can get a stop
+/// request): a graceful cancel of it, by its parent's grace period, its
+/// parent's or a sibling's `cancel_with_grace`, or the harness's; or a stop
+/// request of its parent, which reaches every child.
+fn can_be_asked(tree: &Tree, id: u32) -> bool {
+    let s = tree.spec(id);
+    let Some(p) = s.parent else {
+        let harness = s.action.cancel_step().is_some() && graceful(tree.top_cancel.grace_ms());
+        return harness || graceful(tree.root_grace);
+    };
+    let parent = tree.spec(p);
+    graceful(parent.grace_period)
+        || (s.action.cancel_step().is_some() && graceful(s.cancel_grace))
+        || parent.children.iter().any(|&c| {
+            let c = tree.spec(c);
+            c.cancels.is_some_and(|(t, _)| t == id) && graceful(c.sibling_grace)
+        })
+        || can_be_asked(tree, p)
+}
+
+/// Whether the spawner of task `id` can see a stop request while its
+/// future runs: it was asked to stop, or its own fail-fast scope closed.
+fn stop_possible(tree: &Tree, id: u32) -> bool {
+    let s = tree.spec(id);
+    can_be_asked(tree, id) || (s.kind == Kind::Scoped && scope_can_fail(tree, id))
+}
+
+/// As `stop_possible`, for the spawner of block task `id`'s `try_scope`,
+/// which also closes when a child fails.
+fn body_stop_possible(tree: &Tree, id: u32) -> bool {
+    can_be_asked(tree, id) || scope_can_fail(tree, id)
+}
+
+/// Whether cooperating task `id` must see the stop request and complete:
+/// in a cooperative case (where the harness cancels the top with
+/// [`COOP_GRACE`]), every task on its path from the top cooperates, is
+/// cancelled by nobody but the harness, is the child of a scope with no
+/// grace period (which would cut the harness's short when its owner
+/// completes), and has no fail-fast scope that can fail.
+fn must_stop(tree: &Tree, id: u32) -> bool {
+    if !tree.coop || tree.root_grace.is_some() {
+        return false;
+    }
+    let mut a = id;
+    loop {
+        let s = tree.spec(a);
+        if s.end != End::Stop || scope_can_fail(tree, a) {
+            return false;
+        }
+        let Some(p) = s.parent else {
+            return s.action.cancel_step().is_some() && tree.top_cancel.grace_ms().is_some();
+        };
+        let parent = tree.spec(p);
+        let targeted = parent
+            .children
+            .iter()
+            .any(|&c| tree.spec(c).cancels.is_some_and(|(t, _)| t == a));
+        if s.action.cancel_step().is_some() || targeted || parent.grace_period.is_some() {
+            return false;
+        }
+        a = p;
+    }
 }
 
 /// Whether the scope that task `id` is a child of is fail-fast.
@@ -1194,12 +1662,18 @@ fn check(tree: &Tree, run: &Run) -> Result<Stats, String> {
     let mut dropped = vec![Vec::new(); n];
     let mut done = vec![Vec::new(); n];
     let mut steps = vec![Vec::new(); n];
+    let mut finished = vec![Vec::new(); n];
+    let mut stop_seen = vec![Vec::new(); n];
+    let mut body_stop_seen = vec![Vec::new(); n];
     let mut spawned = vec![0usize; n];
     let mut refused = vec![0usize; n];
     let mut last = vec![None::<usize>; n];
     let mut stats = Stats {
         tasks: reachable.len(),
         events: log.len(),
+        timed_cases: usize::from(tree.timed),
+        coop_cases: usize::from(tree.coop),
+        grace_periods: usize::from(tree.root_grace.is_some()),
         ..Stats::default()
     };
     for (pos, ev) in log.iter().enumerate() {
@@ -1218,15 +1692,43 @@ fn check(tree: &Tree, run: &Run) -> Result<Stats, String> {
             }
             Ev::Dropped(id) => dropped[*id as usize].push(pos),
             Ev::Done(id) => done[*id as usize].push(pos),
+            Ev::Finished(id) => {
+                finished[*id as usize].push(pos);
+                stats.finished += 1;
+            }
+            Ev::StopSeen(id) => {
+                stop_seen[*id as usize].push(pos);
+                stats.stops_seen += 1;
+                let s = tree.spec(*id);
+                if s.end != End::Stop || !stop_possible(tree, *id) {
+                    fail(format!("#{id} saw a stop request nothing could make"));
+                }
+            }
+            Ev::BodyStopSeen(id) => {
+                body_stop_seen[*id as usize].push(pos);
+                stats.body_stops_seen += 1;
+                let s = tree.spec(*id);
+                if s.kind != Kind::Block || s.end != End::Stop || !body_stop_possible(tree, *id) {
+                    fail(format!(
+                        "the block body of #{id} saw a stop request nothing could make"
+                    ));
+                }
+            }
             Ev::Spawned(id) => {
                 spawned[*id as usize] += 1;
                 stats.spawned += 1;
+                let s = tree.spec(*id);
+                stats.grace_periods += usize::from(s.grace_period.is_some());
+                stats.timeouts += usize::from(s.timeout.is_some());
             }
             Ev::Refused(id) => {
                 refused[*id as usize] += 1;
                 stats.refused += 1;
             }
-            Ev::Cancelled { .. } => stats.cancels += 1,
+            Ev::Cancelled { grace, .. } => {
+                stats.cancels += 1;
+                stats.graceful_cancels += usize::from(grace.is_some());
+            }
             Ev::Joined { by, of, outcome } => {
                 stats.joins += 1;
                 match outcome {
@@ -1234,12 +1736,29 @@ fn check(tree: &Tree, run: &Run) -> Result<Stats, String> {
                     Outcome::Value(_) => stats.values += 1,
                     Outcome::Error(_) => stats.errors += 1,
                     Outcome::Cancelled => stats.cancelled += 1,
+                    Outcome::DeadlineExceeded => stats.deadline_exceeded += 1,
                     Outcome::Panicked => stats.panics += 1,
                     Outcome::Failed => stats.failed += 1,
                 }
                 if *by != HARNESS {
                     if let Err(msg) = check_outcome(tree, *of, *outcome) {
                         fail(format!("#{by} awaited #{of}: {msg}"));
+                    }
+                    // A handle's outcome says whether its future completed
+                    // (a later `Finished` fails the G1 check below).
+                    let completed = !finished[*of as usize].is_empty();
+                    let expected = match outcome {
+                        Outcome::Signal => completed,
+                        Outcome::Value(_) | Outcome::Error(_) => true,
+                        Outcome::Cancelled | Outcome::DeadlineExceeded | Outcome::Panicked => false,
+                        Outcome::Failed => tree.spec(*of).end == End::Error,
+                    };
+                    if completed != expected {
+                        fail(format!(
+                            "#{by} awaited #{of}: outcome {outcome:?}, but its future {} \
+                             complete",
+                            if completed { "did" } else { "did not" }
+                        ));
                     }
                 }
             }
@@ -1288,6 +1807,14 @@ fn check(tree: &Tree, run: &Run) -> Result<Stats, String> {
                         fail(format!("#{id}: a step after its future was dropped"));
                     }
                 }
+                if let Err(msg) =
+                    check_stops(tree, id, d, &finished[i], &stop_seen[i], &body_stop_seen[i])
+                {
+                    fail(format!("#{id}: {msg}"));
+                }
+                if must_stop(tree, id) {
+                    stats.must_stop += 1;
+                }
                 if s.has_done() {
                     if done[i].len() != 1 {
                         fail(format!("#{id}: `done` ran {} times (G4)", done[i].len()));
@@ -1326,7 +1853,7 @@ fn check(tree: &Tree, run: &Run) -> Result<Stats, String> {
                         dropped[i].len()
                     ));
                 }
-                if !steps[i].is_empty() {
+                if !steps[i].is_empty() || !finished[i].is_empty() || !stop_seen[i].is_empty() {
                     fail(format!("#{id}: refused, but its future ran"));
                 }
             }
@@ -1380,11 +1907,91 @@ fn check(tree: &Tree, run: &Run) -> Result<Stats, String> {
             run.root_live
         ));
     }
+    // In a cooperative case every task ends on its own, stops when asked,
+    // or is cancelled by a short grace period: none waits for the cancel
+    // at the end of the harness's.
+    if let (true, Some(waited)) = (tree.coop, run.waited) {
+        if waited >= COOP_GRACE {
+            fail(format!(
+                "cooperative, yet the tree took {waited:?} to end after the harness's cancel \
+                 with a grace period of {COOP_GRACE:?}: a task waited for the cancel (it never \
+                 saw the stop request)"
+            ));
+        }
+    }
     if errors.is_empty() {
         Ok(stats)
     } else {
         Err(errors.join("\n"))
     }
+}
+
+/// The log of a run, one event a line, for `TASKTREE_PROPTEST_LOG`.
+fn render_log(run: &Run) -> String {
+    let mut out = String::new();
+    for (pos, ev) in run.at_end.iter().enumerate() {
+        let _ = writeln!(out, "{pos:5} {ev:?}");
+    }
+    out
+}
+
+/// The completion and the stop requests seen by spawned task `id`, whose
+/// future was dropped at `dropped`: each at most once and before the drop;
+/// a completion only for an ending that has one, and a cooperating task's
+/// only after the stop request; and in a cooperative case, the stop
+/// request and the completion of every task that `must_stop`.
+fn check_stops(
+    tree: &Tree,
+    id: u32,
+    dropped: usize,
+    finished: &[usize],
+    stop_seen: &[usize],
+    body_stop_seen: &[usize],
+) -> Result<(), String> {
+    let s = tree.spec(id);
+    for (what, positions) in [
+        ("completed", finished),
+        ("saw the stop request", stop_seen),
+        ("saw the stop request in its block", body_stop_seen),
+    ] {
+        if positions.len() > 1 {
+            return Err(format!("{what} {} times", positions.len()));
+        }
+        if positions.first().is_some_and(|&p| p > dropped) {
+            return Err(format!("{what} after its future was dropped"));
+        }
+    }
+    if let Some(&f) = finished.first() {
+        let can_complete = match s.kind {
+            Kind::Scoped => matches!(s.end, End::Complete | End::Stop),
+            // A block's body that would panic may be cancelled by a
+            // failing child first; the block task then completes.
+            Kind::Block => s.end != End::Wait,
+            Kind::Leaf | Kind::Handle => matches!(s.end, End::Complete | End::Error),
+        };
+        if !can_complete {
+            return Err(format!(
+                "its future completed, but it ends with {:?}",
+                s.end
+            ));
+        }
+        if s.end == End::Stop && stop_seen.first().is_none_or(|&p| p > f) {
+            return Err("a cooperating task completed before it was asked to stop".into());
+        }
+    }
+    if must_stop(tree, id) {
+        let body = s.kind != Kind::Block || !body_stop_seen.is_empty();
+        if stop_seen.is_empty() || !body || finished.is_empty() {
+            return Err(format!(
+                "cooperating, and asked to stop only by the harness's cancel with a grace \
+                 period of {COOP_GRACE:?}, but it was cancelled (stop seen: {}, in its block: \
+                 {body}, completed: {})",
+                !stop_seen.is_empty(),
+                !finished.is_empty()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether a handle's outcome is one that child `of` can have.
@@ -1410,6 +2017,7 @@ fn check_outcome(tree: &Tree, of: u32, outcome: Outcome) -> Result<(), String> {
         .any(|&c| c != of && can_fail(tree, c));
     let allowed = match outcome {
         Outcome::Signal => false,
+        Outcome::DeadlineExceeded => s.timeout.is_some(),
         Outcome::Value(v) => v == of && s.end == End::Complete,
         Outcome::Error(e) => e == of && s.end == End::Error,
         Outcome::Panicked => s.end == End::Panic,
@@ -1434,7 +2042,7 @@ fn check_outcome(tree: &Tree, of: u32, outcome: Outcome) -> Result<(), String> {
 fn check_block(tree: &Tree, id: u32, result: BlockResult) -> Result<(), String> {
     let s = tree.spec(id);
     let allowed = match result {
-        BlockResult::Ok => matches!(s.end, End::Complete | End::Wait),
+        BlockResult::Ok => matches!(s.end, End::Complete | End::Wait | End::Stop),
         BlockResult::Err(e) => {
             (e == id && s.end == End::Error)
                 || (s.children.contains(&e) && {
@@ -1476,7 +2084,7 @@ fn run_cases(exec: Exec) {
     let (mut largest, mut deepest) = (0, 0);
     for i in 0..cases {
         let seed = base.wrapping_add(i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let tree = Tree::generate(seed);
+        let tree = Tree::generate(seed, matches!(exec, Exec::TokioMultiThread));
         largest = largest.max(tree.size());
         deepest = deepest.max(tree.depth());
         match run_case(&tree, exec, CASE_DEADLINE) {
@@ -1488,10 +2096,19 @@ fn run_cases(exec: Exec) {
                 } else {
                     format!("(tree of {} tasks not shown)\n", tree.size())
                 };
+                // With `TASKTREE_PROPTEST_LOG` set, a failing run of the
+                // smallest tree, with its log.
+                let again = match std::env::var_os("TASKTREE_PROPTEST_LOG") {
+                    Some(_) => (0..3)
+                        .find_map(|_| run_case(&smallest, exec, SHRINK_DEADLINE).err())
+                        .map(|msg| format!("\na run of the smallest tree:\n{msg}\n"))
+                        .unwrap_or_default(),
+                    None => String::new(),
+                };
                 panic!(
                     "case {i} on {exec} failed; rerun with TASKTREE_PROPTEST_SEED={seed:#x} \
                      TASKTREE_PROPTEST_CASES=1\n{msg}\n\n{shown}\nsmallest failing tree \
-                     found:\n{}",
+                     found:\n{}{again}",
                     smallest.render()
                 );
             }

@@ -366,3 +366,36 @@ fn a_handle_dropped_by_the_body_cancels_its_child() {
         let _ = executor;
     });
 }
+
+/// A block opened on a root whose body has returned waits for its children;
+/// a shutdown of the root (which cancels the block's slot) cancels them
+/// (before the fix, the block only passed a cancel on while its body ran,
+/// and the shutdown waited for ever).
+#[tokio::test]
+async fn root_shutdown_cancels_the_children_of_a_draining_block() {
+    let log = Log::new();
+    let root = ScopedSpawner::tokio();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let block = tokio::spawn({
+        let root = root.clone();
+        let log = log.clone();
+        async move {
+            root.scope(|s| async move {
+                s.spawn_future(common::pend(&log, "child", None), log.done("child"))
+                    .unwrap();
+                tx.send(()).unwrap();
+            })
+            .await
+            .unwrap();
+        }
+    });
+    rx.await.unwrap();
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::timeout(std::time::Duration::from_secs(10), root.shutdown())
+        .await
+        .expect("the shutdown reaches the block's child");
+    block.await.unwrap();
+    log.assert_exact(&["child future dropped", "child done"]);
+}
