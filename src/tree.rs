@@ -562,13 +562,10 @@ impl Node {
     pub(crate) fn set_deadline(this: &Arc<Self>, key: usize, deadline: Deadline) {
         let mut wakeups = Wakeups::default();
         let mut guard = this.children.lock();
-        let slot = &mut guard.slots[key];
+        let slot = &guard.slots[key];
         if slot.linked && !slot.cancelled {
-            // The timer's view of the slot (I5), released when it is done.
-            slot.refs += 1;
-            wakeups
-                .later
-                .arm(deadline, this.clone(), Action::Expire(key));
+            let action = Action::Expire(key);
+            arm_slot_timer(this, &mut guard, key, deadline, action, &mut wakeups);
         }
         drop(guard);
         wakeups.wake();
@@ -627,12 +624,7 @@ impl Node {
             this.mark_cancelling();
             stop_locked(children, &mut wakeups);
             children.grace.set_children(deadline);
-            for (_, slot) in children.slots.iter_mut() {
-                if slot.linked && !slot.cancelled && !slot.stopping {
-                    slot.stopping = true;
-                    wakeups.extend(slot.waker.take());
-                }
-            }
+            stop_children_locked(children, &mut wakeups);
             take_foreign(&mut children.foreign, None, &mut wakeups);
         }
         drop(guard);
@@ -927,12 +919,9 @@ fn cancel_locked(
             slot.stopping = true;
             wakeups.extend(slot.waker.take());
             if let Some(deadline) = timer {
-                // The timer's view of the slot (I5), released when it is done.
-                slot.refs += 1;
                 children.grace.set_slot(key, deadline.clone());
-                wakeups
-                    .later
-                    .arm(deadline, node.clone(), Action::CancelNow(key));
+                let action = Action::CancelNow(key);
+                arm_slot_timer(node, children, key, deadline, action, wakeups);
             }
         }
         None => {
@@ -959,12 +948,7 @@ fn close_locked(node: &Arc<Node>, children: &mut Children, how: Close, wakeups: 
     stop_locked(children, wakeups);
     match deadline.filter(|deadline| !deadline.has_passed()) {
         Some(deadline) => {
-            for (_, slot) in children.slots.iter_mut() {
-                if slot.linked && !slot.cancelled && !slot.stopping {
-                    slot.stopping = true;
-                    wakeups.extend(slot.waker.take());
-                }
-            }
+            stop_children_locked(children, wakeups);
             children.grace.set_children(Some(deadline.clone()));
             if children.live > 0 {
                 wakeups.later.arm(deadline, node.clone(), Action::CloseNow);
@@ -992,6 +976,31 @@ fn close_drained(mut children: crate::loom::MutexGuard<'_, Children>) {
     stop_locked(&mut children, &mut wakeups);
     drop(children);
     wakeups.wake();
+}
+
+/// Asks every live child that is not yet cancelled or asked to stop, under
+/// the scope's lock: their wakers are taken to be woken after it (I3, I6).
+fn stop_children_locked(children: &mut Children, wakeups: &mut Wakeups) {
+    for (_, slot) in children.slots.iter_mut() {
+        if slot.linked && !slot.cancelled && !slot.stopping {
+            slot.stopping = true;
+            wakeups.extend(slot.waker.take());
+        }
+    }
+}
+
+/// Arms a timer that runs `action` on slot `key` at `deadline`, holding a
+/// view of the slot (I5) that the timer releases when it is done.
+fn arm_slot_timer(
+    node: &Arc<Node>,
+    children: &mut Children,
+    key: usize,
+    deadline: Deadline,
+    action: Action,
+    wakeups: &mut Wakeups,
+) {
+    children.slots[key].refs += 1;
+    wakeups.later.arm(deadline, node.clone(), action);
 }
 
 /// Marks the scope as asked to stop, under its lock: its stop waiters and
