@@ -253,7 +253,13 @@ fn first_error_wins_on_tokio_multi_thread() {
                 let (watcher, started2) = (s.clone(), started.clone());
                 let second = s.spawn_try(async move {
                     started2.store(true, Ordering::SeqCst);
-                    block_until("the first failure", || watcher.is_terminated());
+                    // `block_in_place` hands this worker's queue to another
+                    // thread while the poll blocks: otherwise the first child,
+                    // queued behind this worker, can wait for ever (tokio
+                    // does not promise progress to a blocked worker's queue).
+                    tokio::task::block_in_place(|| {
+                        block_until("the first failure", || watcher.is_terminated());
+                    });
                     Err(Error::Second)
                 })?;
                 // The first child yields (to its own worker) until the
