@@ -485,6 +485,9 @@ pub use error::SpawnError;
 #[cfg(feature = "tokio")]
 pub use executor::TokioSpawner;
 pub use handle::{TaskError, TaskHandle};
+/// At the crate root too, as in `scoped_spawn`: code written for the seed
+/// compiles with only the crate name changed.
+pub use remote_scope::RawScopedSpawn;
 #[cfg(feature = "tokio")]
 pub use scope::{scope, supervised_scope, try_scope};
 pub use scope::{RaceError, TryScope};

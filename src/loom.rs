@@ -38,6 +38,12 @@ mod imp {
                 .into_inner()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
         }
+
+        pub(crate) fn get_mut(&mut self) -> &mut T {
+            self.0
+                .get_mut()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
     }
 }
 
@@ -65,6 +71,12 @@ mod imp {
         pub(crate) fn into_inner(self) -> T {
             self.0
                 .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
+
+        pub(crate) fn get_mut(&mut self) -> &mut T {
+            self.0
+                .get_mut()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
         }
     }

@@ -23,7 +23,7 @@ use crate::handle::TaskHandle;
 use crate::loom::Arc;
 use crate::remote_scope::RemoteSpawner;
 use crate::signal::{Outcome, Shared};
-use crate::task::{drop_panic, terminate_block};
+use crate::task::{drop_contained, drop_panic, terminate_block};
 use crate::tree::{finish_chain, Failure, Link, Node, Signal};
 use crate::{FailurePolicy, ScopedSpawn, ScopedSpawner, SpawnError};
 
@@ -148,7 +148,13 @@ impl<F: Future> Block<F> {
                         finish_chain(link);
                     }
                     let ended = match (this.body_failure.take(), this.node.retire()) {
-                        (Some(failure), _) | (None, Some(failure)) => Ended::Failed(failure),
+                        (Some(failure), kept) => {
+                            // The body's own failure wins; a child's is
+                            // user data nobody will read (G10).
+                            drop_contained(kept);
+                            Ended::Failed(failure)
+                        }
+                        (None, Some(failure)) => Ended::Failed(failure),
                         (None, None) => match this.output.take() {
                             Some(output) => Ended::Body(output),
                             None => unreachable!("a body without output left a failure"),

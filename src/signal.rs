@@ -14,6 +14,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use crate::loom::{Arc, Mutex};
+use crate::task::drop_contained;
 use crate::tree::{run_orphans, Link, Node, Orphan};
 
 /// The sending half of a signal.
@@ -636,7 +637,7 @@ pub(crate) struct Completed<T> {
 
 impl<T> Completed<T> {
     pub(crate) fn finish(self) {
-        drop(self.unused);
+        drop_contained(self.unused);
         if let Some(waker) = self.waker {
             waker.wake();
         }
@@ -656,11 +657,15 @@ pub(crate) fn signal_done_then<T>(
     shared: Option<&Shared<T>>,
     outcome: Option<Outcome<T>>,
 ) -> Option<Orphan> {
-    let (orphan, completed) =
-        link.done_with(|| shared.map(|shared| shared.complete_locked(outcome)));
-    if let Some(completed) = completed {
-        completed.finish();
-    }
+    let Some(shared) = shared else {
+        // No observer will read the outcome (an output, a panic payload):
+        // it is user data, dropped here, before the done signal and under no
+        // lock (I3, G10).
+        drop_contained(outcome);
+        return link.done_with(|| ()).0;
+    };
+    let (orphan, completed) = link.done_with(|| shared.complete_locked(outcome));
+    completed.finish();
     orphan
 }
 
@@ -690,6 +695,17 @@ struct SharedState<T> {
     waker: Option<Waker>,
 }
 
+impl<T> Drop for Shared<T> {
+    /// An outcome nobody took (a detached or dropped handle's output, a
+    /// panic payload) is dropped with the cell, by whichever side lets go
+    /// last, often the task itself: a panic of its destructor is contained
+    /// there, not let into the executor (G10).
+    fn drop(&mut self) {
+        let outcome = self.state.get_mut().outcome.take();
+        drop_contained(outcome);
+    }
+}
+
 impl<T> Shared<T> {
     pub(crate) fn new() -> Self {
         Self {
@@ -709,14 +725,14 @@ impl<T> Shared<T> {
             return;
         }
         drop(state);
-        drop(outcome);
+        drop_contained(outcome);
     }
 
     /// Replaces the recorded outcome (a task whose scope failed takes on
     /// that failure; tree.rs, I7).
     pub(crate) fn replace_outcome(&self, outcome: Outcome<T>) {
         let previous = self.state.lock().outcome.replace(outcome);
-        drop(previous);
+        drop_contained(previous);
     }
 
     /// Marks the termination complete (phase 6), recording `outcome` first

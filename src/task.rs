@@ -392,6 +392,15 @@ pub(crate) fn drop_panic(panic: Box<dyn std::any::Any + Send>) {
     }
 }
 
+/// Drops user data (an output, an outcome, a failure) that nobody will
+/// read, containing a panic of its destructor: as tokio does for the output
+/// of a detached task, the panic goes nowhere (G10).
+pub(crate) fn drop_contained<T>(value: T) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        drop_panic(panic);
+    }
+}
+
 /// Finishes the termination of a task whose wrapper is gone (dropped by the
 /// executor, or never built because spawning failed): closes its scope, and
 /// runs `done` (phase 5) and the done signal (phase 6) now if no child is
@@ -415,7 +424,7 @@ pub(crate) fn terminate_detached<T, D>(
     };
     Node::close(&scope).wake();
     // The wrapper is gone: nothing is left to cancel or to fail (I7).
-    drop(scope.retire());
+    drop_contained(scope.retire());
     let orphan = Orphan::new(finish);
     run_orphans(scope.adopt(orphan));
 }
