@@ -265,7 +265,7 @@ pub async fn serve(
     }
     drop(listener);
     events.record(Event::server(Kind::ShutdownRequested { grace }));
-    root.shutdown_with_grace(grace).await;
+    root.shutdown_with_grace(grace).unwrap().await;
     let live_children = root.live_children();
     events.record(Event::server(Kind::Drained { live_children }));
     Summary {

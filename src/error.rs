@@ -1,4 +1,4 @@
-//! Errors returned by spawning.
+//! Errors returned by spawning and by setting timers.
 
 use std::error::Error;
 use std::fmt;
@@ -86,3 +86,52 @@ impl From<futures_task::SpawnError> for SpawnError {
         SpawnError::Executor
     }
 }
+
+/// Why a grace period or a deadline could not be set.
+///
+/// Grace periods and deadlines are timed by tokio's timer (feature `tokio`).
+/// A timer that cannot be made is reported when the grace period or deadline
+/// is set, and nothing is changed: the task is not cancelled early, and no
+/// cancel is scheduled.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tasktree::{ScopedSpawner, TimerError, TokioSpawner};
+///
+/// // A runtime built without `enable_time`: no timer to measure a deadline.
+/// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let root = ScopedSpawner::new(TokioSpawner::new(runtime.handle().clone()));
+/// let handle = root.spawn_task(async { 7 }).unwrap();
+/// let err = runtime.block_on(async { handle.set_timeout(Duration::from_secs(1)) });
+/// assert_eq!(err, Err(TimerError::NoTimeDriver));
+/// assert_eq!(runtime.block_on(handle).unwrap(), 7); // the task is unaffected
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimerError {
+    /// Called outside a tokio runtime (and, for a spawner's own methods, its
+    /// executor is not a [`TokioSpawner`](crate::TokioSpawner)): no runtime
+    /// to time it.
+    NoRuntime,
+    /// The runtime has no time driver: it was built without `enable_time`
+    /// (or `enable_all`).
+    NoTimeDriver,
+}
+
+impl fmt::Display for TimerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TimerError::NoRuntime => f.write_str(
+                "cannot time a grace period or deadline: called outside a tokio runtime",
+            ),
+            TimerError::NoTimeDriver => f.write_str(
+                "cannot time a grace period or deadline: the tokio runtime has no time driver \
+                 (build it with `enable_time`)",
+            ),
+        }
+    }
+}
+
+impl Error for TimerError {}

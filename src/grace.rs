@@ -6,8 +6,9 @@
 //! future keeps running. The *cancel* proper (the one of GUARANTEES.md, which
 //! starts phase 2) comes when the future has not finished by the deadline:
 //! a timer, armed here after the node lock is released (tree.rs, I3), fires
-//! it. Stop requests travel down the tree at once (each task passes its own on
-//! to its children when it sees it, with the same deadline); cancels travel
+//! it. Stop requests travel down the tree level by level (each task is woken
+//! by its own, and passes it on to its children, with the same deadline,
+//! when it is next polled); cancels travel
 //! down in the usual phase order. So the whole subtree is asked to stop first,
 //! and then terminated top-down, and every guarantee about the cancel holds
 //! as before.
@@ -35,6 +36,7 @@ mod imp {
 
     use crate::loom::Arc;
     use crate::tree::Node;
+    use crate::TimerError;
 
     /// When a graceful cancel turns into a cancel, and the runtime whose
     /// timer measures it.
@@ -83,17 +85,35 @@ mod imp {
 
     /// The runtime that times a grace period or deadline set from here.
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// Outside a tokio runtime, with `what` in the message.
-    #[track_caller]
-    pub(crate) fn current_timer(what: &str) -> Handle {
-        match Handle::try_current() {
-            Ok(handle) => handle,
-            Err(_) => panic!(
-                "tasktree: {what} needs a tokio runtime to time it; \
-                 call it from inside a runtime (or use a `TokioSpawner`)"
-            ),
+    /// Outside a tokio runtime, or on one without a time driver.
+    pub(crate) fn current_timer() -> Result<Handle, TimerError> {
+        let handle = Handle::try_current().map_err(|_| TimerError::NoRuntime)?;
+        check_timer(handle)
+    }
+
+    /// `handle`, if its runtime has a time driver.
+    ///
+    /// tokio has no query for this; making a `Sleep` (which registers
+    /// nothing until polled) panics without one, so the check catches that
+    /// panic. Its message still reaches the panic hook: the user's mistake
+    /// shows in the log as well as in the error.
+    ///
+    /// # Errors
+    ///
+    /// [`TimerError::NoTimeDriver`].
+    pub(crate) fn check_timer(handle: Handle) -> Result<Handle, TimerError> {
+        let made = {
+            let _entered = handle.enter();
+            catch_unwind(|| drop(tokio::time::sleep(Duration::ZERO)))
+        };
+        match made {
+            Ok(()) => Ok(handle),
+            Err(panic) => {
+                crate::task::drop_panic(panic);
+                Err(TimerError::NoTimeDriver)
+            }
         }
     }
 
@@ -274,7 +294,8 @@ mod imp {
     }
 
     /// Spawns the timer of `action` on its deadline's runtime. If the timer
-    /// cannot be made (the runtime has no time driver) or is dropped before
+    /// cannot be made (the runtime has no time driver, which `check_timer`
+    /// ruled out when the deadline was set) or is dropped before
     /// it fires (the runtime shut down), the action runs at once: a grace
     /// period may be cut short, but no task is left waiting for a cancel
     /// that never comes.

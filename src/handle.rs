@@ -82,7 +82,7 @@ impl TaskError {
     /// # async fn main() {
     /// let root = tasktree::ScopedSpawner::tokio();
     /// let handle = root.spawn_task(std::future::pending::<()>()).unwrap();
-    /// handle.set_timeout(Duration::from_secs(1));
+    /// handle.set_timeout(Duration::from_secs(1)).unwrap();
     /// let err = handle.await.unwrap_err();
     /// assert!(err.is_deadline_exceeded() && !err.is_cancelled());
     /// # }
@@ -117,13 +117,22 @@ impl TaskError {
     /// # Examples
     ///
     /// ```
-    /// use tasktree::ScopedSpawner;
+    /// use futures::FutureExt;
+    /// use std::panic::AssertUnwindSafe;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let root = ScopedSpawner::tokio();
-    /// let handle = root.spawn_task(async {}).unwrap();
-    /// assert!(handle.await.is_ok());
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// // `scope` is fail-fast: it takes the child's panic and resumes it.
+    /// let ended = AssertUnwindSafe(tasktree::scope(|s| async move {
+    ///     tx.send(s.spawn_task(async { panic!("boom") }).unwrap()).unwrap();
+    ///     std::future::pending::<()>().await; // cancelled by the failure
+    /// }))
+    /// .catch_unwind()
+    /// .await;
+    /// assert!(ended.is_err()); // the scope resumed the panic
+    /// let err = rx.recv().unwrap().await.unwrap_err();
+    /// assert!(err.is_failed() && !err.is_panic());
     /// # }
     /// ```
     pub fn is_failed(&self) -> bool {
@@ -304,23 +313,27 @@ impl<T> TaskHandle<T> {
     /// # }
     /// ```
     pub fn cancel(&self) {
-        self.cancel.cancel_in_place();
+        self.cancel.cancel();
     }
 
-    /// Cancels the child gracefully: it is asked to stop now (its cancel
-    /// receiver fires, its scope's
-    /// [`stop_requested`](crate::ScopedSpawner::stop_requested) resolves, and
-    /// so do its descendants'), and it is cancelled only if it has not
-    /// finished when `grace` has passed. A child that completes within the
-    /// grace period yields its value.
+    /// Cancels the child gracefully: it is asked to stop now, and it is
+    /// cancelled only if it has not finished when `grace` has passed. A
+    /// child that completes within the grace period yields its value.
+    ///
+    /// A child made by `spawn_task` has no spawner and no cancel receiver,
+    /// so it cannot see the request: it simply has `grace` to finish. The
+    /// request reaches the scopes below it, which a child with a spawner
+    /// ([`ScopedSpawn::spawn`](crate::ScopedSpawn::spawn)) sees through
+    /// [`stop_requested`](crate::ScopedSpawner::stop_requested).
     ///
     /// A later [`cancel`](Self::cancel) or drop of the handle does not cut
     /// the grace period short; `cancel_with_grace(Duration::ZERO)` does.
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// Panics if called outside a tokio runtime, whose timer measures the
-    /// grace period.
+    /// A [`TimerError`](crate::TimerError) if there is no tokio timer to
+    /// measure `grace` (called outside a tokio runtime, or on one without a
+    /// time driver). Nothing is done then: the child is not asked to stop.
     ///
     /// # Examples
     ///
@@ -334,14 +347,13 @@ impl<T> TaskHandle<T> {
     ///     tokio::time::sleep(Duration::from_millis(100)).await;
     ///     "flushed"
     /// }).unwrap();
-    /// handle.cancel_with_grace(Duration::from_secs(1)); // enough to finish
+    /// handle.cancel_with_grace(Duration::from_secs(1)).unwrap(); // enough to finish
     /// assert_eq!(handle.await.unwrap(), "flushed");
     /// # }
     /// ```
     #[cfg(feature = "tokio")]
-    #[track_caller]
-    pub fn cancel_with_grace(&self, grace: std::time::Duration) {
-        self.cancel.cancel_with_grace_in_place(grace);
+    pub fn cancel_with_grace(&self, grace: std::time::Duration) -> Result<(), crate::TimerError> {
+        self.cancel.cancel_with_grace(grace)
     }
 
     /// Cancels the child when `deadline` passes, unless it has finished;
@@ -351,10 +363,12 @@ impl<T> TaskHandle<T> {
     /// children are cancelled and awaited. Setting a deadline again adds one:
     /// the earliest wins.
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// Panics if called outside a tokio runtime, whose timer measures the
-    /// deadline.
+    /// A [`TimerError`](crate::TimerError) if there is no tokio timer to
+    /// measure the deadline (called outside a tokio runtime, or on one
+    /// without a time driver). No deadline is set then, and the child runs
+    /// on unaffected.
     ///
     /// # Examples
     ///
@@ -366,21 +380,20 @@ impl<T> TaskHandle<T> {
     /// # async fn main() {
     /// let root = tasktree::ScopedSpawner::tokio();
     /// let slow = root.spawn_task(tokio::time::sleep(Duration::from_secs(10))).unwrap();
-    /// slow.set_deadline(Instant::now() + Duration::from_secs(1));
+    /// slow.set_deadline(Instant::now() + Duration::from_secs(1)).unwrap();
     /// assert!(slow.await.unwrap_err().is_deadline_exceeded());
     /// # }
     /// ```
     #[cfg(feature = "tokio")]
-    #[track_caller]
-    pub fn set_deadline(&self, deadline: tokio::time::Instant) {
-        self.cancel.set_deadline(deadline);
+    pub fn set_deadline(&self, deadline: tokio::time::Instant) -> Result<(), crate::TimerError> {
+        self.cancel.set_deadline(deadline)
     }
 
     /// [`set_deadline`](Self::set_deadline) at `timeout` from now.
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// Panics if called outside a tokio runtime.
+    /// As [`set_deadline`](Self::set_deadline).
     ///
     /// # Examples
     ///
@@ -391,14 +404,13 @@ impl<T> TaskHandle<T> {
     /// # async fn main() {
     /// let root = tasktree::ScopedSpawner::tokio();
     /// let fast = root.spawn_task(async { 7 }).unwrap();
-    /// fast.set_timeout(Duration::from_secs(1));
+    /// fast.set_timeout(Duration::from_secs(1)).unwrap();
     /// assert_eq!(fast.await.unwrap(), 7);
     /// # }
     /// ```
     #[cfg(feature = "tokio")]
-    #[track_caller]
-    pub fn set_timeout(&self, timeout: std::time::Duration) {
-        self.cancel.set_timeout(timeout);
+    pub fn set_timeout(&self, timeout: std::time::Duration) -> Result<(), crate::TimerError> {
+        self.cancel.set_timeout(timeout)
     }
 
     /// Whether the child's termination is complete; awaiting the handle

@@ -313,8 +313,9 @@
 //! 1. **Stop request.** The task is asked to stop: its cancel receiver fires,
 //!    and its spawner's [`stop_requested`](ScopedSpawner::stop_requested) and
 //!    [`cancellation_token`](ScopedSpawner::cancellation_token) resolve. The
-//!    request reaches the task's whole subtree at once. The futures keep
-//!    running: this is the moment to flush, reply and close.
+//!    request travels down the task's subtree level by level: each task is
+//!    woken by it and passes it on to its children when it is next polled.
+//!    The futures keep running: this is the moment to flush, reply and close.
 //! 2. **Cancel.** A task that has not finished when the grace period ends is
 //!    cancelled as usual, and the termination phases run from there, top-down,
 //!    so every guarantee below holds. A task that finishes within its grace
@@ -325,6 +326,9 @@
 //! for every cancel of its children, including its own termination's) or per
 //! call ([`shutdown_with_grace`](ScopedSpawner::shutdown_with_grace),
 //! [`TaskHandle::cancel_with_grace`], [`CancelSender::cancel_with_grace`]).
+//! Grace periods and deadlines are measured by tokio's timer: each of these
+//! calls returns a [`TimerError`] (and changes nothing) when there is none,
+//! outside a tokio runtime or on one built without `enable_time`.
 //!
 //! A **deadline** ([`TaskHandle::set_deadline`], [`TaskHandle::set_timeout`])
 //! cancels a task when it passes, through the same cancel, and its handle then
@@ -372,7 +376,7 @@
 //!     }
 //!     // Every task is asked to stop; what is still running after 10 s is
 //!     // cancelled. Resolves when the whole tree has terminated.
-//!     root.shutdown_with_grace(Duration::from_secs(10)).await;
+//!     root.shutdown_with_grace(Duration::from_secs(10)).unwrap().await;
 //! }
 //! ```
 //!
@@ -449,7 +453,7 @@
 //!
 //! The [`remote_scope`] module gives you everything needed to spawn a task of
 //! the tree without doing the spawning:
-//! [`RawScopedSpawn::spawn_raw`](remote_scope::RawScopedSpawn::spawn_raw)
+//! [`RawScopedSpawn::spawn_raw`]
 //! registers a child in a scope, and
 //! [`RemoteScope::wrap`](remote_scope::RemoteScope::wrap) turns its signals, its
 //! future and its `done` callback into a future you hand to any executor (a
@@ -481,7 +485,7 @@ mod stop;
 mod task;
 mod tree;
 
-pub use error::SpawnError;
+pub use error::{SpawnError, TimerError};
 #[cfg(feature = "tokio")]
 pub use executor::TokioSpawner;
 pub use handle::{TaskError, TaskHandle};

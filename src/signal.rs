@@ -169,9 +169,13 @@ impl CancelSender {
         }
     }
 
-    /// Cancels the child now. The same as dropping the sender, spelled out.
+    /// Cancels the child now (gracefully if its scope has a grace period,
+    /// [`ScopedSpawner::set_grace_period`](crate::ScopedSpawner::set_grace_period)).
+    /// Dropping the sender does the same. The shape of
+    /// [`TaskHandle::cancel`](crate::TaskHandle::cancel).
     ///
-    /// Cancelling a child that has already finished does nothing.
+    /// Cancelling a child that has already finished, or cancelling twice,
+    /// does nothing.
     ///
     /// # Examples
     ///
@@ -183,17 +187,20 @@ impl CancelSender {
     /// let root = ScopedSpawner::tokio();
     /// let signals = root.spawn_future_with_signal(std::future::pending(), || ()).unwrap();
     /// signals.cancel_sender.cancel();
+    /// assert!(signals.cancel_sender.is_cancelled());
     /// signals.done_receiver.await;
     /// # }
     /// ```
-    pub fn cancel(mut self) {
-        if let Some(slot) = self.slot.take() {
-            Node::release(&slot.node, slot.key, true);
+    pub fn cancel(&self) {
+        if let Some(slot) = &self.slot {
+            Node::cancel(&slot.node, slot.key);
         }
     }
 
-    /// Whether the child has been cancelled, by this sender or by its
-    /// parent's termination.
+    /// Whether the child has been cancelled (the cancel proper, which drops
+    /// its future), by this sender or by its parent's termination. A child
+    /// that is only asked to stop by a graceful cancel is not cancelled yet,
+    /// and one that completed was never cancelled.
     ///
     /// # Examples
     ///
@@ -214,40 +221,31 @@ impl CancelSender {
             .as_ref()
             .is_some_and(|slot| slot.node.is_cancelled(slot.key))
     }
-}
 
-impl CancelSender {
-    /// Cancels the child, keeping the sender (for `TaskHandle::cancel`).
-    pub(crate) fn cancel_in_place(&self) {
-        if let Some(slot) = &self.slot {
-            Node::cancel(&slot.node, slot.key);
-        }
-    }
-
-    /// `cancel_with_grace`, keeping the sender.
+    /// The slot of a timed call (`None` once forgotten) and the runtime
+    /// whose timer measures it.
     #[cfg(feature = "tokio")]
-    #[track_caller]
-    pub(crate) fn cancel_with_grace_in_place(&self, grace: std::time::Duration) {
-        let timer = crate::grace::current_timer("a grace period");
-        if let Some(slot) = &self.slot {
-            let deadline = crate::grace::Deadline::after(grace, timer);
-            Node::cancel_gracefully(&slot.node, slot.key, deadline);
-        }
+    fn timed(&self) -> Result<Option<(&SlotRef, tokio::runtime::Handle)>, crate::TimerError> {
+        let timer = crate::grace::current_timer()?;
+        Ok(self.slot.as_ref().map(|slot| (slot, timer)))
     }
 }
 
 #[cfg(feature = "tokio")]
 impl CancelSender {
-    /// Cancels the child gracefully: it is asked to stop now (its cancel
-    /// receiver fires, and its scope's
-    /// [`stop_requested`](crate::ScopedSpawner::stop_requested), and so do
-    /// its descendants'), and is cancelled only if it has not finished when
-    /// `grace` has passed.
+    /// Cancels the child gracefully, as
+    /// [`TaskHandle::cancel_with_grace`](crate::TaskHandle::cancel_with_grace)
+    /// describes: asked to stop now, cancelled when `grace` has passed
+    /// unless it has finished. A child spawned with a spawner sees the
+    /// request through
+    /// [`stop_requested`](crate::ScopedSpawner::stop_requested); a raw child
+    /// through its [`CancelReceiver`].
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// Panics if called outside a tokio runtime, whose timer measures the
-    /// grace period.
+    /// A [`TimerError`](crate::TimerError) if there is no tokio timer to
+    /// measure `grace` (called outside a runtime, or on one without a time
+    /// driver); the child is then not asked to stop.
     ///
     /// # Examples
     ///
@@ -267,24 +265,26 @@ impl CancelSender {
     ///         || (),
     ///     )
     ///     .unwrap();
-    /// signals.cancel_sender.cancel_with_grace(Duration::from_secs(1));
+    /// signals.cancel_sender.cancel_with_grace(Duration::from_secs(1)).unwrap();
     /// signals.done_receiver.await;
     /// # }
     /// ```
-    #[track_caller]
-    pub fn cancel_with_grace(self, grace: std::time::Duration) {
-        self.cancel_with_grace_in_place(grace);
-        self.forget();
+    pub fn cancel_with_grace(&self, grace: std::time::Duration) -> Result<(), crate::TimerError> {
+        if let Some((slot, timer)) = self.timed()? {
+            let deadline = crate::grace::Deadline::after(grace, timer);
+            Node::cancel_gracefully(&slot.node, slot.key, deadline);
+        }
+        Ok(())
     }
 
-    /// Cancels the child when `deadline` passes, unless it has finished
-    /// (with a [`TaskHandle`](crate::TaskHandle), the error then
-    /// [`is_deadline_exceeded`](crate::TaskError::is_deadline_exceeded)).
-    /// The sender keeps its right to cancel earlier.
+    /// Cancels the child when `deadline` passes, unless it has finished, as
+    /// [`TaskHandle::set_deadline`](crate::TaskHandle::set_deadline)
+    /// describes. The sender keeps its right to cancel earlier.
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// Panics if called outside a tokio runtime.
+    /// A [`TimerError`](crate::TimerError) if there is no tokio timer to
+    /// measure the deadline; no deadline is then set.
     ///
     /// # Examples
     ///
@@ -296,24 +296,24 @@ impl CancelSender {
     /// # async fn main() {
     /// let root = ScopedSpawner::tokio();
     /// let signals = root.spawn_future_with_signal(std::future::pending(), || ()).unwrap();
-    /// signals.cancel_sender.set_deadline(tokio::time::Instant::now() + Duration::from_secs(1));
+    /// let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    /// signals.cancel_sender.set_deadline(deadline).unwrap();
     /// signals.done_receiver.await; // a second later, by the paused clock
     /// # }
     /// ```
-    #[track_caller]
-    pub fn set_deadline(&self, deadline: tokio::time::Instant) {
-        let timer = crate::grace::current_timer("a deadline");
-        if let Some(slot) = &self.slot {
+    pub fn set_deadline(&self, deadline: tokio::time::Instant) -> Result<(), crate::TimerError> {
+        if let Some((slot, timer)) = self.timed()? {
             let deadline = crate::grace::Deadline::at(deadline, timer);
             Node::set_deadline(&slot.node, slot.key, deadline);
         }
+        Ok(())
     }
 
     /// [`set_deadline`](Self::set_deadline) at `timeout` from now.
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// Panics if called outside a tokio runtime.
+    /// As [`set_deadline`](Self::set_deadline).
     ///
     /// # Examples
     ///
@@ -325,17 +325,16 @@ impl CancelSender {
     /// # async fn main() {
     /// let root = ScopedSpawner::tokio();
     /// let signals = root.spawn_future_with_signal(std::future::pending(), || ()).unwrap();
-    /// signals.cancel_sender.set_timeout(Duration::from_secs(1));
+    /// signals.cancel_sender.set_timeout(Duration::from_secs(1)).unwrap();
     /// signals.done_receiver.await;
     /// # }
     /// ```
-    #[track_caller]
-    pub fn set_timeout(&self, timeout: std::time::Duration) {
-        let timer = crate::grace::current_timer("a timeout");
-        if let Some(slot) = &self.slot {
+    pub fn set_timeout(&self, timeout: std::time::Duration) -> Result<(), crate::TimerError> {
+        if let Some((slot, timer)) = self.timed()? {
             let deadline = crate::grace::Deadline::after(timeout, timer);
             Node::set_deadline(&slot.node, slot.key, deadline);
         }
+        Ok(())
     }
 }
 
@@ -387,8 +386,11 @@ impl fmt::Debug for CancelSender {
     }
 }
 
-/// Resolves when its task is cancelled: by its cancel sender, or by its
-/// parent's termination.
+/// Resolves when its task should stop: when it is asked to stop (the first
+/// signal of a graceful cancel), when it is cancelled (by its cancel sender,
+/// or by its parent's termination), or once it has terminated (nothing is
+/// left to cancel). [`is_cancelled`](Self::is_cancelled) and
+/// [`is_stop_requested`](Self::is_stop_requested) tell the first two apart.
 ///
 /// It is an ordinary future: besides being consumed by
 /// [`RemoteScope::wrap`](crate::remote_scope::RemoteScope::wrap), a clone of it
@@ -431,13 +433,13 @@ impl CancelReceiver {
         }
     }
 
-    /// Whether the task has been cancelled.
+    /// Whether the task has been cancelled (the cancel proper, which drops
+    /// its future); not by a mere stop request, nor by completing.
     ///
     /// # Examples
     ///
     /// ```
-    /// use tasktree::remote_scope::RawScopedSpawn;
-    /// use tasktree::{ScopedSpawn, ScopedSpawner};
+    /// use tasktree::{RawScopedSpawn, ScopedSpawn, ScopedSpawner};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -450,6 +452,28 @@ impl CancelReceiver {
     /// ```
     pub fn is_cancelled(&self) -> bool {
         self.slot.node.is_cancelled(self.slot.key)
+    }
+
+    /// Whether the task has been asked to stop by a graceful cancel, or
+    /// cancelled: the task should wind down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tasktree::{RawScopedSpawn, ScopedSpawn, ScopedSpawner};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// let (parent, child) = root.as_raw().spawn_raw_with_signal().unwrap();
+    /// parent.cancel_sender.cancel_with_grace(Duration::from_secs(1)).unwrap();
+    /// assert!(child.cancel_receiver.is_stop_requested());
+    /// assert!(!child.cancel_receiver.is_cancelled()); // not before the second
+    /// # }
+    /// ```
+    pub fn is_stop_requested(&self) -> bool {
+        self.slot.node.is_stop_requested(self.slot.key)
     }
 }
 

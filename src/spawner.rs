@@ -290,8 +290,11 @@ where
         }
     }
 
-    /// Whether this spawner's scope is closed: its task has terminated, or the
-    /// root was shut down. Spawning then fails.
+    /// Whether this spawner's scope has terminated: it is closed (its task's
+    /// future ended or was cancelled, or the root was shut down) *and* every
+    /// child has sent its done signal. Spawning fails as soon as the scope is
+    /// closed, while its children may still be draining; this turns true
+    /// only once they are done.
     ///
     /// # Examples
     ///
@@ -305,7 +308,7 @@ where
     /// # }
     /// ```
     pub fn is_terminated(&self) -> bool {
-        self.raw.node.is_closed()
+        self.raw.node.is_terminated()
     }
 
     /// Sets what a child's failure (a panic) does to this spawner's scope:

@@ -53,7 +53,7 @@ where
     ///     || println!("done"),
     /// )
     /// .unwrap();
-    /// root.shutdown_with_grace(Duration::from_secs(5)).await; // "flushing", "done"
+    /// root.shutdown_with_grace(Duration::from_secs(5)).unwrap().await; // "flushing", "done"
     /// # }
     /// ```
     pub fn stop_requested(&self) -> StopRequested {
@@ -92,19 +92,23 @@ where
     /// cancelled only if it has not finished when `grace` has passed. `None`
     /// (the default) cancels at once, as the seed does.
     ///
-    /// The stop request travels down the child's subtree at once (each task
-    /// sees it through [`stop_requested`](Self::stop_requested) and its
-    /// cancel receiver); the cancels, when the deadline passes, travel down
+    /// The stop request travels down the child's subtree level by level:
+    /// each task is woken by it, sees it through
+    /// [`stop_requested`](Self::stop_requested) (or, a raw task, through its
+    /// cancel receiver), and passes it on to its own children when it is
+    /// polled; the cancels, when the deadline passes, travel down
     /// in the usual order (a task's future is dropped before its children
     /// are cancelled), so every guarantee of the crate holds. A child's own
     /// scope uses the earlier of its parent's deadline and its own grace
     /// period.
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// If `grace` is `Some`, panics unless the spawner's executor is a
-    /// [`TokioSpawner`](crate::TokioSpawner) or this is called inside a
-    /// tokio runtime (whose timer measures the grace period).
+    /// If `grace` is `Some`, a [`TimerError`](crate::TimerError) unless the
+    /// spawner's executor is a [`TokioSpawner`](crate::TokioSpawner) or this
+    /// is called inside a tokio runtime, and that runtime has a time driver
+    /// (its timer measures the grace period). The grace period is then left
+    /// as it was.
     ///
     /// # Examples
     ///
@@ -115,7 +119,7 @@ where
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
     /// let root = ScopedSpawner::tokio();
-    /// root.set_grace_period(Some(Duration::from_secs(1)));
+    /// root.set_grace_period(Some(Duration::from_secs(1))).unwrap();
     /// let handle = root.spawn_task(async {
     ///     tokio::time::sleep(Duration::from_millis(10)).await;
     ///     "finished within the grace period"
@@ -124,10 +128,16 @@ where
     /// assert_eq!(handle.await.unwrap(), "finished within the grace period");
     /// # }
     /// ```
-    #[track_caller]
-    pub fn set_grace_period(&self, grace: Option<std::time::Duration>) {
-        let period = grace.map(|grace| (grace, self.timer("a grace period")));
+    pub fn set_grace_period(
+        &self,
+        grace: Option<std::time::Duration>,
+    ) -> Result<(), crate::TimerError> {
+        let period = match grace {
+            Some(grace) => Some((grace, self.timer()?)),
+            None => None,
+        };
         self.as_raw_node().set_grace_period(period);
+        Ok(())
     }
 
     /// As [`shutdown`](Self::shutdown), gracefully: the children are asked
@@ -137,11 +147,12 @@ where
     ///
     /// The scope is closed and the stop requests sent when this is called.
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// Panics unless the spawner's executor is a
-    /// [`TokioSpawner`](crate::TokioSpawner) or this is called inside a tokio
-    /// runtime.
+    /// A [`TimerError`](crate::TimerError), as for
+    /// [`set_grace_period`](Self::set_grace_period), if there is no timer to
+    /// measure `grace`; nothing is done then (call [`shutdown`](Self::shutdown)
+    /// to cancel at once).
     ///
     /// # Cancel safety
     ///
@@ -158,14 +169,16 @@ where
     /// let root = ScopedSpawner::tokio();
     /// // A task that ignores the stop request: dropped after the grace period.
     /// root.spawn_future(std::future::pending(), || println!("cancelled")).unwrap();
-    /// root.shutdown_with_grace(Duration::from_secs(5)).await;
+    /// root.shutdown_with_grace(Duration::from_secs(5)).unwrap().await;
     /// # }
     /// ```
-    #[track_caller]
-    pub fn shutdown_with_grace(&self, grace: std::time::Duration) -> crate::Shutdown {
-        let deadline = crate::grace::Deadline::after(grace, self.timer("a grace period"));
+    pub fn shutdown_with_grace(
+        &self,
+        grace: std::time::Duration,
+    ) -> Result<crate::Shutdown, crate::TimerError> {
+        let deadline = crate::grace::Deadline::after(grace, self.timer()?);
         Node::close_gracefully(self.as_raw_node(), deadline).wake();
-        crate::Shutdown::new(self.as_raw_node().clone())
+        Ok(crate::Shutdown::new(self.as_raw_node().clone()))
     }
 
     /// A [`CancellationToken`](tokio_util::sync::CancellationToken) that is
@@ -237,11 +250,10 @@ where
 
     /// The runtime whose timer measures this scope's grace periods: the
     /// executor's, if it is tokio's, or the current one.
-    #[track_caller]
-    fn timer(&self, what: &str) -> tokio::runtime::Handle {
+    fn timer(&self) -> Result<tokio::runtime::Handle, crate::TimerError> {
         match (self.executor() as &dyn std::any::Any).downcast_ref::<crate::TokioSpawner>() {
-            Some(tokio) => tokio.handle().clone(),
-            None => crate::grace::current_timer(what),
+            Some(tokio) => crate::grace::check_timer(tokio.handle().clone()),
+            None => crate::grace::current_timer(),
         }
     }
 }

@@ -454,17 +454,26 @@ impl Node {
         })
     }
 
+    /// Whether slot `key` was cancelled, without registering a waker.
+    pub(crate) fn is_cancelled(&self, key: usize) -> bool {
+        self.read_slot(key, |slot| slot.cancelled)
+    }
+
     /// Whether slot `key` was cancelled or asked to stop, without
     /// registering a waker.
-    pub(crate) fn is_cancelled(&self, key: usize) -> bool {
+    pub(crate) fn is_stop_requested(&self, key: usize) -> bool {
+        self.read_slot(key, |slot| slot.cancelled || slot.stopping)
+    }
+
+    /// Reads slot `key` under the lock; `false` without locking while no
+    /// child of the scope was ever cancelled or asked to stop.
+    fn read_slot(&self, key: usize, read: impl FnOnce(&Slot) -> bool) -> bool {
         // Acquire: pairs with the Release store in `mark_cancelling`; a cancel
         // that happened before this call has set the flag (I6).
         if !self.any_cancelled.load(Ordering::Acquire) {
             return false;
         }
-        let children = self.children.lock();
-        let slot = &children.slots[key];
-        slot.cancelled || slot.stopping
+        read(&self.children.lock().slots[key])
     }
 
     /// The task's signal before its first poll, without registering a waker.
@@ -660,15 +669,17 @@ impl Node {
 
     /// A token cancelled when the scope is asked to stop or closes.
     #[cfg(feature = "tokio")]
+    /// The same token on every call: one made after the stop is cancelled
+    /// here, after the lock (I3), as the stop would have.
     pub(crate) fn token(&self) -> tokio_util::sync::CancellationToken {
         let mut children = self.children.lock();
-        if children.stop {
-            drop(children);
-            let token = tokio_util::sync::CancellationToken::new();
+        let token = children.grace.token();
+        let stopped = children.stop;
+        drop(children);
+        if stopped {
             token.cancel();
-            return token;
         }
-        children.grace.token()
+        token
     }
 
     /// A timer's deadline passed: run its action (grace.rs).
@@ -731,9 +742,11 @@ impl Node {
         }
     }
 
-    /// Whether the scope has been closed.
-    pub(crate) fn is_closed(&self) -> bool {
-        self.children.lock().closed
+    /// Whether the scope has been closed and every child has sent its done
+    /// signal.
+    pub(crate) fn is_terminated(&self) -> bool {
+        let children = self.children.lock();
+        children.closed && children.live == 0
     }
 
     /// Makes the scope fail-fast: the first failure reported by a child

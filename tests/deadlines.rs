@@ -11,7 +11,7 @@ use std::future::pending;
 use std::time::Duration;
 
 use common::Log;
-use tasktree::{ScopedSpawn, ScopedSpawner};
+use tasktree::{ScopedSpawn, ScopedSpawner, TimerError, TokioSpawner};
 use tokio::time::{sleep, Instant};
 
 fn at(start: Instant) -> u128 {
@@ -31,7 +31,7 @@ async fn a_task_past_its_deadline_reports_deadline_exceeded() {
     let start = Instant::now();
     let root = ScopedSpawner::tokio();
     let handle = root.spawn_task(common::pend(&log, "slow", None)).unwrap();
-    handle.set_deadline(start + Duration::from_secs(2));
+    handle.set_deadline(start + Duration::from_secs(2)).unwrap();
     let err = handle.await.unwrap_err();
     assert!(err.is_deadline_exceeded(), "{err:?}");
     assert!(!err.is_cancelled() && !err.is_panic() && !err.is_failed());
@@ -49,7 +49,7 @@ async fn a_task_that_finishes_in_time_is_untouched_and_its_timer_ends() {
             "on time"
         })
         .unwrap();
-    handle.set_timeout(Duration::from_secs(3600));
+    handle.set_timeout(Duration::from_secs(3600)).unwrap();
     assert_eq!(handle.await.unwrap(), "on time");
     // The timer saw the task finish and ended: nothing waits an hour.
     tokio::task::yield_now().await;
@@ -61,9 +61,9 @@ async fn the_earliest_deadline_wins() {
     let start = Instant::now();
     let root = ScopedSpawner::tokio();
     let handle = root.spawn_task(pending::<()>()).unwrap();
-    handle.set_timeout(Duration::from_secs(5));
-    handle.set_timeout(Duration::from_secs(1));
-    handle.set_timeout(Duration::from_secs(3));
+    handle.set_timeout(Duration::from_secs(5)).unwrap();
+    handle.set_timeout(Duration::from_secs(1)).unwrap();
+    handle.set_timeout(Duration::from_secs(3)).unwrap();
     assert!(handle.await.unwrap_err().is_deadline_exceeded());
     assert_eq!(at(start), 1_000);
     tokio::task::yield_now().await;
@@ -74,7 +74,7 @@ async fn the_earliest_deadline_wins() {
 async fn a_cancel_before_the_deadline_is_a_plain_cancel() {
     let root = ScopedSpawner::tokio();
     let handle = root.spawn_task(pending::<()>()).unwrap();
-    handle.set_timeout(Duration::from_secs(1));
+    handle.set_timeout(Duration::from_secs(1)).unwrap();
     sleep(Duration::from_millis(500)).await;
     handle.cancel();
     let err = handle.await.unwrap_err();
@@ -86,7 +86,9 @@ async fn a_deadline_already_passed_cancels_at_once() {
     let root = ScopedSpawner::tokio();
     let handle = root.spawn_task(pending::<()>()).unwrap();
     let start = Instant::now();
-    handle.set_deadline(start - Duration::from_millis(1));
+    handle
+        .set_deadline(start - Duration::from_millis(1))
+        .unwrap();
     assert!(handle.await.unwrap_err().is_deadline_exceeded());
     assert_eq!(at(start), 0);
 }
@@ -113,7 +115,10 @@ async fn a_deadline_cancels_the_subtree_in_phase_order() {
             log.done("task"),
         )
         .unwrap();
-    signals.cancel_sender.set_timeout(Duration::from_secs(1));
+    signals
+        .cancel_sender
+        .set_timeout(Duration::from_secs(1))
+        .unwrap();
     signals.done_receiver.await;
     log.assert_exact(&[
         "task future dropped",
@@ -161,11 +166,70 @@ async fn a_scope_block_under_a_timeout_cancels_its_children() {
     log.assert_order(&["b done", "task done"]);
 }
 
+/// Misuse is an error, not a panic: a deadline or grace period set outside a
+/// tokio runtime (on a spawner whose executor is not tokio's) returns
+/// `TimerError::NoRuntime`, and nothing is scheduled.
 #[test]
-#[should_panic(expected = "needs a tokio runtime")]
-fn a_deadline_outside_a_runtime_panics_with_a_clear_message() {
+fn timed_calls_outside_a_runtime_are_errors() {
     let pool = futures::executor::ThreadPool::new().unwrap();
     let root = ScopedSpawner::new(pool);
     let handle = root.spawn_task(pending::<()>()).unwrap();
-    handle.set_timeout(Duration::from_secs(1));
+    let no_runtime = Err(TimerError::NoRuntime);
+    assert_eq!(handle.set_timeout(Duration::from_secs(1)), no_runtime);
+    assert_eq!(
+        handle.set_deadline(tokio::time::Instant::now() + Duration::from_secs(1)),
+        no_runtime
+    );
+    assert_eq!(handle.cancel_with_grace(Duration::from_secs(1)), no_runtime);
+    assert_eq!(
+        root.set_grace_period(Some(Duration::from_secs(1))),
+        no_runtime
+    );
+    assert_eq!(root.set_grace_period(None), Ok(()));
+    assert!(matches!(
+        root.shutdown_with_grace(Duration::from_secs(1)),
+        Err(TimerError::NoRuntime)
+    ));
+    // Nothing was scheduled or asked: the task still runs, and the scope is
+    // open.
+    assert!(!handle.is_finished());
+    assert!(!root.is_stop_requested());
+    assert!(root.spawn_task(async {}).is_ok());
+}
+
+/// A deadline that cannot be timed (a runtime without a time driver) is
+/// reported when it is set; the task is not cancelled, and finishes.
+#[test]
+fn a_deadline_on_a_runtime_without_a_timer_is_an_error_and_cancels_nothing() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let root = ScopedSpawner::new(TokioSpawner::new(runtime.handle().clone()));
+    runtime.block_on(async {
+        let handle = root
+            .spawn_task(async {
+                for _ in 0..3 {
+                    tokio::task::yield_now().await;
+                }
+                "finished"
+            })
+            .unwrap();
+        assert_eq!(
+            handle.set_timeout(Duration::from_secs(1)),
+            Err(TimerError::NoTimeDriver)
+        );
+        assert_eq!(
+            handle.cancel_with_grace(Duration::from_secs(1)),
+            Err(TimerError::NoTimeDriver)
+        );
+        assert_eq!(
+            root.set_grace_period(Some(Duration::from_secs(1))),
+            Err(TimerError::NoTimeDriver)
+        );
+        // Before, the handle reported `DeadlineExceeded` here.
+        assert_eq!(handle.await.unwrap(), "finished");
+        assert!(root.shutdown_with_grace(Duration::from_secs(1)).is_err());
+        assert!(!root.is_stop_requested(), "a failed call asks nothing");
+        root.shutdown().await;
+    });
 }

@@ -196,3 +196,51 @@ fn spawn_error_type() {
     let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(SpawnError::Terminated);
     assert_eq!(boxed.to_string(), terminated);
 }
+
+/// The timer error type: `Display` says what is missing, and it converts
+/// into a boxed error.
+#[test]
+fn timer_error_type() {
+    use tasktree::TimerError;
+    assert_ne!(TimerError::NoRuntime, TimerError::NoTimeDriver);
+    let no_runtime = TimerError::NoRuntime.to_string();
+    let no_driver = TimerError::NoTimeDriver.to_string();
+    assert!(
+        no_runtime.contains("outside a tokio runtime"),
+        "{no_runtime}"
+    );
+    assert!(no_driver.contains("enable_time"), "{no_driver}");
+    let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(TimerError::NoTimeDriver);
+    assert_eq!(boxed.to_string(), no_driver);
+}
+
+/// A cancel receiver resolves once its task has terminated normally (there
+/// is nothing left to cancel), while `is_cancelled` stays false.
+#[test]
+fn the_cancel_receiver_resolves_once_the_task_has_completed() {
+    let mut scope = RemoteScope::new();
+    let (parent, child) = scope.spawner().spawn_raw_with_signal().expect("register");
+    let receiver = child.cancel_receiver.clone();
+    futures::executor::block_on(RemoteScope::new().wrap(child, async {}, || ()));
+    assert!(parent.done_receiver.is_done());
+    futures::executor::block_on(receiver.clone()); // resolves
+    assert!(!receiver.is_cancelled());
+    assert!(!receiver.is_stop_requested());
+    assert!(!parent.cancel_sender.is_cancelled());
+}
+
+/// `CancelSender::cancel` takes `&self`, as `TaskHandle::cancel` does: the
+/// sender stays usable (to ask `is_cancelled`), and cancelling twice or
+/// dropping it afterwards does nothing more.
+#[test]
+fn cancel_sender_cancels_in_place() {
+    let mut scope = RemoteScope::new();
+    let (parent, child) = scope.spawner().spawn_raw_with_signal().expect("register");
+    parent.cancel_sender.cancel();
+    assert!(parent.cancel_sender.is_cancelled());
+    assert!(child.cancel_receiver.is_cancelled());
+    parent.cancel_sender.cancel();
+    drop(parent.cancel_sender);
+    drop(child);
+    assert!(parent.done_receiver.is_done());
+}

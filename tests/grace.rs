@@ -44,7 +44,7 @@ async fn a_cooperating_task_finishes_within_the_grace_period() {
         )
         .unwrap();
     sleep(Duration::from_millis(10)).await;
-    signals.cancel_sender.cancel_with_grace(GRACE);
+    signals.cancel_sender.cancel_with_grace(GRACE).unwrap();
     signals.done_receiver.await;
     log.assert_exact(&[
         "stop requested @10",
@@ -64,7 +64,7 @@ async fn a_task_that_ignores_the_stop_request_is_dropped_when_the_grace_period_e
     let handle = root
         .spawn_task(common::pend(&log, "stubborn", None))
         .unwrap();
-    handle.cancel_with_grace(GRACE);
+    handle.cancel_with_grace(GRACE).unwrap();
     // Just before the end of the grace period it still runs.
     sleep(GRACE - Duration::from_millis(1)).await;
     assert!(!log.contains("stubborn future dropped"));
@@ -84,7 +84,7 @@ async fn a_leaf_that_completes_within_the_grace_period_yields_its_value() {
             42
         })
         .unwrap();
-    handle.cancel_with_grace(GRACE);
+    handle.cancel_with_grace(GRACE).unwrap();
     // A later plain cancel does not cut the grace period short.
     handle.cancel();
     assert_eq!(handle.await.unwrap(), 42);
@@ -97,7 +97,7 @@ async fn a_zero_grace_period_cancels_at_once() {
     let handle = root.spawn_task(common::pend(&log, "task", None)).unwrap();
     tokio::task::yield_now().await;
     let start = Instant::now();
-    handle.cancel_with_grace(Duration::ZERO);
+    handle.cancel_with_grace(Duration::ZERO).unwrap();
     assert!(handle.await.unwrap_err().is_cancelled());
     assert_eq!(at(start), 0);
 }
@@ -144,7 +144,7 @@ async fn the_stop_request_cascades_and_the_cancel_keeps_the_phase_order() {
     )
     .unwrap();
     sleep(Duration::from_millis(1)).await;
-    root.shutdown_with_grace(GRACE).await;
+    root.shutdown_with_grace(GRACE).unwrap().await;
     assert_eq!(at(start), 5_001);
     let entries = log.entries();
     for who in ["parent", "child", "grandchild"] {
@@ -204,7 +204,8 @@ async fn a_child_keeps_its_parents_deadline_when_the_parent_finishes_early() {
         .unwrap();
     signals
         .cancel_sender
-        .cancel_with_grace(Duration::from_secs(1));
+        .cancel_with_grace(Duration::from_secs(1))
+        .unwrap();
     signals.done_receiver.await;
     log.assert_exact(&[
         "parent returns @100",
@@ -220,7 +221,7 @@ async fn a_spawners_grace_period_applies_to_dropped_handles_and_to_shutdown() {
     let log = Log::new();
     let start = Instant::now();
     let root = ScopedSpawner::tokio();
-    root.set_grace_period(Some(Duration::from_secs(2)));
+    root.set_grace_period(Some(Duration::from_secs(2))).unwrap();
     // A dropped handle: the task is asked to stop and has 2 s.
     let l = log.clone();
     let dropped = root
@@ -238,8 +239,8 @@ async fn a_spawners_grace_period_applies_to_dropped_handles_and_to_shutdown() {
     log.assert_exact(&["finished @1000", "stubborn future dropped", "stubborn done"]);
     // `None` restores immediate cancels.
     let root = ScopedSpawner::tokio();
-    root.set_grace_period(Some(GRACE));
-    root.set_grace_period(None);
+    root.set_grace_period(Some(GRACE)).unwrap();
+    root.set_grace_period(None).unwrap();
     let handle = root.spawn_task(pending::<()>()).unwrap();
     let start = Instant::now();
     handle.cancel();
@@ -257,7 +258,8 @@ async fn a_shorter_own_grace_period_wins_over_the_inherited_deadline() {
     let l = log.clone();
     root.spawn(
         move |task| async move {
-            task.set_grace_period(Some(Duration::from_millis(300)));
+            task.set_grace_period(Some(Duration::from_millis(300)))
+                .unwrap();
             let guard = l.guard("grandchild");
             task.spawn_future(
                 async move {
@@ -278,7 +280,7 @@ async fn a_shorter_own_grace_period_wins_over_the_inherited_deadline() {
     )
     .unwrap();
     tokio::task::yield_now().await;
-    root.shutdown_with_grace(GRACE).await;
+    root.shutdown_with_grace(GRACE).unwrap().await;
     log.assert_exact(&["grandchild future dropped", "grandchild done @300"]);
 }
 
@@ -312,7 +314,7 @@ async fn a_nested_scope_block_sees_the_stop_request() {
         })
         .unwrap();
     tokio::task::yield_now().await;
-    drop(root.shutdown_with_grace(GRACE));
+    drop(root.shutdown_with_grace(GRACE).unwrap());
     // The block's spawner here is a child of the *root*, not of the task, so
     // it is the root's close that asks it to stop.
     assert_eq!(handle.await.unwrap(), "child stopped");
@@ -347,7 +349,7 @@ async fn graceful_shutdown_of_a_wide_tree_keeps_exactly_once() {
         .unwrap();
     }
     tokio::task::yield_now().await;
-    root.shutdown_with_grace(GRACE).await;
+    root.shutdown_with_grace(GRACE).unwrap().await;
     for i in 0..50 {
         log.assert_once(&[&format!("t{i} future dropped"), &format!("t{i} done")]);
         log.assert_order(&[&format!("t{i} future dropped"), &format!("t{i} done")]);
@@ -357,9 +359,10 @@ async fn graceful_shutdown_of_a_wide_tree_keeps_exactly_once() {
 }
 
 /// On a runtime without a timer a grace period cannot be measured: the
-/// cancel is immediate rather than never.
+/// graceful cancel is refused with an error when it is asked for (before,
+/// it turned into an immediate cancel), and a plain cancel still works.
 #[test]
-fn without_a_time_driver_the_cancel_is_immediate() {
+fn without_a_time_driver_a_graceful_cancel_is_an_error() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -367,7 +370,16 @@ fn without_a_time_driver_the_cancel_is_immediate() {
         let log = Log::new();
         let root = ScopedSpawner::tokio();
         let handle = root.spawn_task(common::pend(&log, "task", None)).unwrap();
-        handle.cancel_with_grace(GRACE);
+        assert_eq!(
+            handle.cancel_with_grace(GRACE),
+            Err(tasktree::TimerError::NoTimeDriver)
+        );
+        tokio::task::yield_now().await;
+        assert!(
+            !handle.is_finished(),
+            "a refused graceful cancel does nothing"
+        );
+        handle.cancel();
         assert!(handle.await.unwrap_err().is_cancelled());
         log.assert_exact(&["task future dropped"]);
     });
@@ -380,6 +392,7 @@ async fn the_cancel_receiver_fires_on_the_stop_request() {
     let root = ScopedSpawner::tokio();
     let (parent, child) = root.as_raw().spawn_raw_with_signal().unwrap();
     let receiver = child.cancel_receiver.clone();
+    let observer = child.cancel_receiver.clone();
     let task = RemoteScope::new().wrap(
         child,
         async move {
@@ -391,9 +404,15 @@ async fn the_cancel_receiver_fires_on_the_stop_request() {
     );
     tokio::spawn(task);
     let start = Instant::now();
-    parent.cancel_sender.cancel_with_grace(GRACE);
+    parent.cancel_sender.cancel_with_grace(GRACE).unwrap();
+    // Asked to stop, not cancelled.
+    assert!(observer.is_stop_requested());
+    assert!(!observer.is_cancelled());
+    assert!(!parent.cancel_sender.is_cancelled());
     parent.done_receiver.await;
     assert_eq!(at(start), 10);
+    // It finished within its grace period: never cancelled.
+    assert!(!observer.is_cancelled());
 }
 
 // Regressions found by the randomized trees (tests/property.rs).
@@ -415,7 +434,7 @@ async fn a_failing_spawn_try_child_ends_at_once_in_a_scope_with_a_grace_period()
     let polled_again = Arc::new(AtomicBool::new(false));
     let flag = polled_again.clone();
     let out: Result<(), Boom> = tasktree::try_scope(|s: tasktree::TryScope<Boom>| async move {
-        s.set_grace_period(Some(Duration::from_secs(10)));
+        s.set_grace_period(Some(Duration::from_secs(10))).unwrap();
         let mut ready = false;
         let fails = std::future::poll_fn(move |_| {
             if ready {
@@ -458,7 +477,7 @@ async fn a_failing_spawn_try_child_under_a_stop_request_ends_at_once() {
             || (),
         )
         .unwrap();
-    signals.cancel_sender.cancel_with_grace(GRACE);
+    signals.cancel_sender.cancel_with_grace(GRACE).unwrap();
     signals.done_receiver.await;
     assert_eq!(at(start), 0, "the grace period was not waited out");
 }
@@ -490,7 +509,7 @@ async fn a_stop_request_reaches_the_children_of_a_draining_block() {
     for _ in 0..10 {
         tokio::task::yield_now().await;
     }
-    signals.cancel_sender.cancel_with_grace(GRACE);
+    signals.cancel_sender.cancel_with_grace(GRACE).unwrap();
     signals.done_receiver.await;
     assert_eq!(at(start), 0, "the grace period was not waited out");
 }

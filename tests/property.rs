@@ -887,7 +887,7 @@ fn cancel_in(table: &Table, of: u32, by: u32, ctx: &Ctx, grace: Option<u64>) {
         },
         Some(Held::Handle(handle)) => {
             match grace {
-                Some(ms) => handle.cancel_with_grace(Duration::from_millis(ms)),
+                Some(ms) => handle.cancel_with_grace(Duration::from_millis(ms)).unwrap(),
                 None => handle.cancel(),
             }
             None
@@ -897,7 +897,7 @@ fn cancel_in(table: &Table, of: u32, by: u32, ctx: &Ctx, grace: Option<u64>) {
     drop(table);
     ctx.push(Ev::Cancelled { by, of, grace });
     match (sender, grace) {
-        (Some(sender), Some(ms)) => sender.cancel_with_grace(Duration::from_millis(ms)),
+        (Some(sender), Some(ms)) => sender.cancel_with_grace(Duration::from_millis(ms)).unwrap(),
         (sender, _) => drop(sender),
     }
 }
@@ -928,7 +928,7 @@ where
                 Ok(handle) => {
                     ctx.push(Ev::Spawned(id));
                     if let Some(ms) = spec.timeout {
-                        handle.set_timeout(Duration::from_millis(ms));
+                        handle.set_timeout(Duration::from_millis(ms)).unwrap();
                     }
                     if spec.action == Action::Forget {
                         handle.detach();
@@ -1097,7 +1097,9 @@ where
         spawner.set_failure_policy(FailurePolicy::FailFast);
     }
     if let Some(ms) = spec.grace_period {
-        spawner.set_grace_period(Some(Duration::from_millis(ms)));
+        spawner
+            .set_grace_period(Some(Duration::from_millis(ms)))
+            .unwrap();
     }
     let table = Table::default();
     let mut receivers = Vec::new();
@@ -1147,7 +1149,7 @@ where
 {
     let spec = ctx.spec(id).clone();
     if let Some(ms) = spec.grace_period {
-        s.set_grace_period(Some(Duration::from_millis(ms)));
+        s.set_grace_period(Some(Duration::from_millis(ms))).unwrap();
     }
     let table = Table::default();
     let mut receivers = Vec::new();
@@ -1290,7 +1292,8 @@ where
         root.set_failure_policy(FailurePolicy::FailFast);
     }
     if let Some(ms) = ctx.tree.root_grace {
-        root.set_grace_period(Some(Duration::from_millis(ms)));
+        root.set_grace_period(Some(Duration::from_millis(ms)))
+            .unwrap();
     }
     let table = Table::default();
     let Some(done) = spawn_node(&root, None, 0, &table, &ctx) else {
@@ -1313,7 +1316,7 @@ where
                     of: 0,
                     grace: Some(ms),
                 });
-                shutdown = Some(root.shutdown_with_grace(Duration::from_millis(ms)));
+                shutdown = Some(root.shutdown_with_grace(Duration::from_millis(ms)).unwrap());
             }
         }
     }

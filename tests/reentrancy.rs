@@ -160,7 +160,14 @@ fn future_destructor_and_done_may_call_back() {
             assert!(live >= 1, "the child is still live during its own `done`");
             assert!(spawned, "the scope is open during the child's `done`");
             signals.done_receiver.await;
-            assert!(root.is_terminated(), "`done` shut the root down");
+            assert!(
+                root.spawn_future(async {}, || ())
+                    .unwrap_err()
+                    .is_terminated(),
+                "`done` shut the root down"
+            );
+            root.shutdown().await;
+            assert!(root.is_terminated());
         });
     });
 }

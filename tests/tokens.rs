@@ -64,7 +64,9 @@ async fn a_tasks_token_is_cancelled_by_a_stop_request_before_the_cancel() {
         })
         .unwrap();
     tokio::task::yield_now().await;
-    root.shutdown_with_grace(Duration::from_secs(1)).await;
+    root.shutdown_with_grace(Duration::from_secs(1))
+        .unwrap()
+        .await;
     handle.await.unwrap();
     log.assert_exact(&["token cancelled; flushing", "flushed"]);
 }
@@ -181,4 +183,26 @@ async fn a_scopes_token_is_one_way() {
     root.cancellation_token().cancel();
     assert!(!root.is_stop_requested());
     assert!(root.spawn_future(async {}, || ()).is_ok());
+}
+
+/// Every call returns the same token: cancelling one clone from outside is
+/// seen through every other (and does nothing to the scope). After the stop,
+/// a token asked for first then is the scope's own one, cancelled.
+#[tokio::test]
+async fn every_call_returns_the_same_token() {
+    let root = ScopedSpawner::tokio();
+    let first = root.cancellation_token();
+    let second = root.cancellation_token();
+    first.cancel();
+    assert!(second.is_cancelled());
+    assert!(
+        !root.is_stop_requested(),
+        "the token does not stop the scope"
+    );
+
+    let root = ScopedSpawner::tokio();
+    root.shutdown().await;
+    let after = root.cancellation_token();
+    assert!(after.is_cancelled());
+    assert!(root.cancellation_token().is_cancelled());
 }
