@@ -171,12 +171,15 @@ fn fail_fast_after_the_body_returned() {
         let l = log.clone();
         let caught = AssertUnwindSafe(tasktree::scope(|s| async move {
             let (tx, rx) = oneshot::channel();
-            s.spawn_future(pend(&l, "waiter", Some(tx)), l.done("waiter"))
+            s.spawn_future(pend(&l, "waiter", None), l.done("waiter"))
                 .unwrap();
             s.spawn_task(fail_after(rx, "intentional while draining"))
                 .unwrap()
                 .detach();
             l.push("body returned");
+            // The child fails only now, as the body returns (before, the
+            // waiter's first poll let it fail earlier, on another worker).
+            tx.send(()).unwrap();
             "the body's output"
         }))
         .catch_unwind()

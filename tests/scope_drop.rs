@@ -96,7 +96,7 @@ async fn drop_mid_flight(body: Body, in_flight: usize, executor: &str) {
         let [a, b, h, cc, c1] = k;
         let closed = |s: &ScopedSpawner<TokioSpawner>| {
             let s = s.clone();
-            move || s.is_terminated()
+            move || s.is_stop_requested()
         };
         s.spawn_future(spin_watching(&l, "a", &a, closed(&s)), l.done("a"))
             .unwrap();

@@ -87,7 +87,7 @@ fn first_failure_wins(first: First, second: Second) {
         let second_handle = s.spawn_try(async move {
             started_tx.send(()).unwrap();
             // The poll stays in flight until the first failure closed the scope.
-            block_until("the first failure", || watcher.is_terminated());
+            block_until("the first failure", || watcher.is_stop_requested());
             match second {
                 Second::Err => Err(Error::Second),
                 Second::Panic => panic!("intentional second panic"),
@@ -258,7 +258,7 @@ fn first_error_wins_on_tokio_multi_thread() {
                     // queued behind this worker, can wait for ever (tokio
                     // does not promise progress to a blocked worker's queue).
                     tokio::task::block_in_place(|| {
-                        block_until("the first failure", || watcher.is_terminated());
+                        block_until("the first failure", || watcher.is_stop_requested());
                     });
                     Err(Error::Second)
                 })?;
