@@ -318,8 +318,8 @@ async fn a_race_inside_a_scope() {
 /// fail-fast scope opened through `root`: one contender panics once the
 /// others run; the race resumes that panic (caught here) after the others
 /// were dropped, and the scope's body goes on (a fail-fast scope would
-/// have cancelled it, had it taken the panic). Returns the scope's output:
-/// the panic's message and a child spawned after the race.
+/// have cancelled it, had it taken the panic): its output is the panic's
+/// message and the value of a child spawned after the race.
 async fn race_panic_in_fail_fast_scope<S>(root: ScopedSpawner<S>, executor: &str)
 where
     S: futures::task::Spawn + Clone + Send + Sync + 'static,
@@ -376,8 +376,8 @@ where
 #[test]
 fn contender_panic_in_fail_fast_scope_is_resumed() {
     quiet_intentional_panics();
-    common::on_tokio_multi_thread(|root, executor| race_panic_in_fail_fast_scope(root, executor));
-    common::on_manual(|root, executor| race_panic_in_fail_fast_scope(root, executor));
+    common::on_tokio_multi_thread(race_panic_in_fail_fast_scope);
+    common::on_manual(race_panic_in_fail_fast_scope);
 }
 
 /// The same in a `try_scope` (fail-fast too), on tokio: the race's panic
