@@ -431,3 +431,24 @@ async fn a_dropped_race_inside_a_scope_is_awaited_by_the_scope() {
     log.assert_order(&["race dropped", "b future dropped", "scope ended"]);
     assert_eq!(root.live_children(), 0);
 }
+
+/// A race on a spawner switched to fail-fast (here a root, which fail-fast
+/// would shut down at the first failure): the contender's panic is resumed
+/// by the race and the root runs on.
+#[tokio::test]
+async fn contender_panic_on_a_fail_fast_root_is_resumed() {
+    quiet_intentional_panics();
+    let root = ScopedSpawner::tokio();
+    root.set_failure_policy(tasktree::FailurePolicy::FailFast);
+    let contenders = [
+        async { panic!("intentional contender panic") }.boxed(),
+        std::future::pending::<Result<(), ()>>().boxed(),
+    ];
+    let caught = AssertUnwindSafe(root.race(contenders)).catch_unwind().await;
+    let payload = caught.expect_err("the race resumes the contender's panic");
+    assert_eq!(
+        common::message(payload.as_ref()),
+        "intentional contender panic"
+    );
+    assert_eq!(root.spawn_task(async { 3 }).unwrap().await.unwrap(), 3);
+}
