@@ -266,10 +266,12 @@
 //!   uses it, and so does every spawner until told otherwise.
 //!
 //! [`race`](ScopedSpawner::race) is a structured `select` (Java's "shutdown on
-//! success"): it spawns each future as a child, returns the first `Ok`, and
-//! cancels the others, whose termination it awaits before returning. If all
-//! fail, [`RaceError::AllFailed`] holds their errors in the order given; a
-//! contender's panic cancels the rest and is resumed.
+//! success"): it spawns each future as a child of a supervised scope of its
+//! own (under the spawner's scope), returns the first `Ok`, and cancels the
+//! others, whose termination it awaits before returning. If all fail,
+//! [`RaceError::AllFailed`] holds their errors in the order given; a
+//! contender's panic cancels the rest and is resumed, whatever the failure
+//! policy of the caller's scope.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]

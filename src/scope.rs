@@ -17,6 +17,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use futures_task::Spawn;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use pin_project_lite::pin_project;
 
 use crate::handle::TaskHandle;
@@ -874,8 +875,14 @@ where
     /// success"). The race resolves only after every other contender has
     /// terminated.
     ///
-    /// A contender that panics cancels the rest, and the panic is resumed
-    /// once they have terminated.
+    /// The contenders run in a supervised scope of the race's own, a child
+    /// of this spawner's scope, so the policy of the caller's scope does not
+    /// apply to them: a contender that panics cancels the rest, and the
+    /// panic is resumed once they have terminated, also inside a fail-fast
+    /// scope (which sees it only if the caller does not catch it).
+    ///
+    /// Each wake-up polls only the contenders that woke the race, so a race
+    /// of n contenders costs O(n) in total (G9).
     ///
     /// # Errors
     ///
@@ -913,72 +920,99 @@ where
         T: Send + 'static,
         E: Send + 'static,
     {
-        let mut handles = Vec::new();
-        for contender in contenders {
-            match self.spawn_task(contender) {
-                Ok(handle) => handles.push(Some(handle)),
-                Err(_) => {
-                    settle(handles).await;
-                    return Err(RaceError::Terminated);
-                }
-            }
-        }
-        let mut errors: Vec<Option<E>> = (0..handles.len()).map(|_| None).collect();
-        let mut pending = handles.len();
-        let mut finish = None;
-        while pending > 0 && finish.is_none() {
-            let (index, outcome) = std::future::poll_fn(|cx| poll_any(&mut handles, cx)).await;
-            pending -= 1;
-            match outcome {
-                Ok(Ok(value)) => finish = Some(RaceEnd::Won(value)),
-                Ok(Err(error)) => errors[index] = Some(error),
-                Err(error) => match error.try_into_panic() {
-                    Ok(panic) => finish = Some(RaceEnd::Panicked(panic)),
-                    Err(_) => finish = Some(RaceEnd::Terminated),
-                },
-            }
-        }
-        settle(handles).await;
-        match finish {
-            Some(RaceEnd::Won(value)) => Ok(value),
-            Some(RaceEnd::Panicked(panic)) => resume_unwind(panic),
-            Some(RaceEnd::Terminated) => Err(RaceError::Terminated),
-            None => Err(RaceError::AllFailed(errors.into_iter().flatten().collect())),
+        // A scope of its own: a fail-fast caller's scope would take a
+        // contender's panic (and cancel the caller) before the race saw it.
+        // Dropped, the block drops the body (whose handles cancel the
+        // contenders) and the enclosing scope awaits their termination.
+        let end = match self.supervised_scope(|s| run_race(s, contenders)).await {
+            Ok(end) => end,
+            Err(_) => RaceEnd::Terminated,
+        };
+        match end {
+            RaceEnd::Won(value) => Ok(value),
+            RaceEnd::AllFailed(errors) => Err(RaceError::AllFailed(errors)),
+            RaceEnd::Panicked(panic) => resume_unwind(panic),
+            RaceEnd::Terminated => Err(RaceError::Terminated),
         }
     }
 }
 
-/// How a race ended early.
-enum RaceEnd<T> {
+/// How a race ended.
+enum RaceEnd<T, E> {
     Won(T),
+    AllFailed(Vec<E>),
     Panicked(Box<dyn Any + Send>),
     Terminated,
 }
 
-/// Polls every unfinished handle; ready with the first one that finishes.
-fn poll_any<T>(
-    handles: &mut [Option<TaskHandle<T>>],
-    cx: &mut Context<'_>,
-) -> Poll<(usize, Result<T, crate::TaskError>)> {
-    for (index, slot) in handles.iter_mut().enumerate() {
-        if let Some(handle) = slot {
-            if let Poll::Ready(outcome) = Pin::new(handle).poll(cx) {
-                *slot = None;
-                return Poll::Ready((index, outcome));
+/// The body of a race's scope: spawns the contenders through `spawner`,
+/// waits for the first `Ok` (or panic, or outside cancel), then settles.
+async fn run_race<S, I, Fut, T, E>(spawner: ScopedSpawner<S>, contenders: I) -> RaceEnd<T, E>
+where
+    S: Spawn + Clone + Send + Sync + 'static,
+    I: IntoIterator<Item = Fut>,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    // Only the contenders that woke the race are polled (FuturesUnordered);
+    // each carries its index, so the errors keep the given order.
+    let mut running = FuturesUnordered::new();
+    let mut spawned_all = true;
+    for (index, contender) in contenders.into_iter().enumerate() {
+        match spawner.spawn_task(contender) {
+            Ok(handle) => running.push(Contender { index, handle }),
+            Err(_) => {
+                spawned_all = false;
+                break;
             }
         }
     }
-    Poll::Pending
+    let mut end = (!spawned_all).then_some(RaceEnd::Terminated);
+    let mut errors: Vec<Option<E>> = (0..running.len()).map(|_| None).collect();
+    while end.is_none() {
+        let Some((index, outcome)) = running.next().await else {
+            break;
+        };
+        match outcome {
+            Ok(Ok(value)) => end = Some(RaceEnd::Won(value)),
+            Ok(Err(error)) => errors[index] = Some(error),
+            Err(error) => match error.try_into_panic() {
+                Ok(panic) => end = Some(RaceEnd::Panicked(panic)),
+                Err(_) => end = Some(RaceEnd::Terminated),
+            },
+        }
+    }
+    settle(running).await;
+    end.unwrap_or_else(|| RaceEnd::AllFailed(errors.into_iter().flatten().collect()))
+}
+
+/// A contender's handle with its position among the contenders given.
+struct Contender<T> {
+    index: usize,
+    handle: TaskHandle<T>,
+}
+
+impl<T> Future for Contender<T> {
+    type Output = (usize, Result<T, crate::TaskError>);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let index = self.index;
+        Pin::new(&mut self.handle)
+            .poll(cx)
+            .map(|outcome| (index, outcome))
+    }
 }
 
 /// Cancels every unfinished contender and waits for its termination.
-async fn settle<T>(handles: Vec<Option<TaskHandle<T>>>) {
-    let handles: Vec<_> = handles.into_iter().flatten().collect();
-    for handle in &handles {
-        handle.cancel();
+async fn settle<T>(mut running: FuturesUnordered<Contender<T>>) {
+    // In the order the contenders were given, as their termination follows
+    // (the set's own order is unspecified).
+    let mut unfinished: Vec<&Contender<T>> = running.iter().collect();
+    unfinished.sort_unstable_by_key(|contender| contender.index);
+    for contender in unfinished {
+        contender.handle.cancel();
     }
-    for handle in handles {
-        // Its outcome lost the race; only its termination matters here.
-        let _ = handle.await;
-    }
+    // Their outcomes lost the race; only their termination matters here.
+    while running.next().await.is_some() {}
 }

@@ -313,3 +313,142 @@ async fn a_race_inside_a_scope() {
     log.assert_once(&["y finished", "x future dropped", "y future dropped"]);
     assert!(!log.contains("x finished"));
 }
+
+/// The scenario of [`contender_panic_in_fail_fast_scope_is_resumed`], in a
+/// fail-fast scope opened through `root`: one contender panics once the
+/// others run; the race resumes that panic (caught here) after the others
+/// were dropped, and the scope's body goes on (a fail-fast scope would
+/// have cancelled it, had it taken the panic): its output is the panic's
+/// message and the value of a child spawned after the race.
+async fn race_panic_in_fail_fast_scope<S>(root: ScopedSpawner<S>, executor: &str)
+where
+    S: futures::task::Spawn + Clone + Send + Sync + 'static,
+{
+    let log = Log::new();
+    let l = log.clone();
+    let scoped = AssertUnwindSafe(root.scope(|s| async move {
+        let (tx, rx) = oneshot::channel();
+        let contenders = [
+            common::pend(&l, "a", Some(tx))
+                .map(|()| Ok::<u32, ()>(1))
+                .boxed(),
+            async move {
+                rx.await.expect("a runs");
+                panic!("intentional contender panic");
+            }
+            .boxed(),
+            common::pend(&l, "c", None).map(|()| Ok(3)).boxed(),
+        ];
+        let caught = AssertUnwindSafe(s.race(contenders)).catch_unwind().await;
+        l.push("race returned");
+        let payload = caught.expect_err("the race resumes the contender's panic");
+        // The body was not cancelled: it goes on spawning in its scope.
+        let after = s.spawn_task(async { 7 }).expect("the scope still runs");
+        (
+            common::message(payload.as_ref()).to_owned(),
+            after.await.expect("not cancelled"),
+        )
+    }))
+    .catch_unwind()
+    .await;
+    let outcome = match scoped {
+        Ok(outcome) => outcome.expect("the root runs"),
+        Err(payload) => panic!(
+            "{executor}: the fail-fast scope took the contender's panic: {:?}",
+            common::message(payload.as_ref())
+        ),
+    };
+    assert_eq!(
+        outcome,
+        ("intentional contender panic".to_owned(), 7),
+        "{executor}"
+    );
+    log.assert_order(&["a future dropped", "race returned"]);
+    log.assert_order(&["c future dropped", "race returned"]);
+    assert_eq!(root.live_children(), 0, "{executor}");
+}
+
+/// A race inside a fail-fast scope (`ScopedSpawner::scope`): a contender's
+/// panic is resumed by the race, as documented, after the other contenders
+/// were dropped; it is neither `RaceError::Terminated` nor taken by the
+/// caller's scope, whose body is not cancelled. On tokio's multi-thread
+/// runtime and on the deterministic manual executor.
+#[test]
+fn contender_panic_in_fail_fast_scope_is_resumed() {
+    quiet_intentional_panics();
+    common::on_tokio_multi_thread(race_panic_in_fail_fast_scope);
+    common::on_manual(race_panic_in_fail_fast_scope);
+}
+
+/// The same in a `try_scope` (fail-fast too), on tokio: the race's panic
+/// is caught by the body, which then returns `Ok`.
+#[tokio::test]
+async fn contender_panic_in_try_scope_is_resumed() {
+    quiet_intentional_panics();
+    let root = ScopedSpawner::tokio();
+    let scoped = AssertUnwindSafe(root.try_scope(|s| async move {
+        let contenders = [
+            async { panic!("intentional contender panic") }.boxed(),
+            std::future::pending::<Result<(), ()>>().boxed(),
+        ];
+        let caught = AssertUnwindSafe(s.race(contenders)).catch_unwind().await;
+        let payload = caught.expect_err("the race resumes the contender's panic");
+        Ok::<_, tasktree::SpawnError>(common::message(payload.as_ref()).to_owned())
+    }))
+    .catch_unwind()
+    .await;
+    let message = scoped
+        .expect("the try_scope did not take the contender's panic")
+        .expect("the root runs");
+    assert_eq!(message, "intentional contender panic");
+    assert_eq!(root.live_children(), 0);
+}
+
+/// Dropping a race inside a scope cancels its contenders, and the scope
+/// (which opened the race's own scope) still awaits their termination
+/// before it ends.
+#[tokio::test]
+async fn a_dropped_race_inside_a_scope_is_awaited_by_the_scope() {
+    let root = ScopedSpawner::tokio();
+    let log = Log::new();
+    let l = log.clone();
+    root.scope(|s| async move {
+        let (tx, rx) = oneshot::channel();
+        let contenders = [
+            common::pend(&l, "a", Some(tx)).map(Ok::<(), ()>).boxed(),
+            common::pend(&l, "b", None).map(Ok).boxed(),
+        ];
+        tokio::select! {
+            _ = s.race(contenders) => unreachable!("no contender finishes"),
+            running = rx => running.expect("a runs"),
+        }
+        l.push("race dropped");
+    })
+    .await
+    .expect("the root runs");
+    log.push("scope ended");
+    log.assert_order(&["race dropped", "a future dropped", "scope ended"]);
+    log.assert_order(&["race dropped", "b future dropped", "scope ended"]);
+    assert_eq!(root.live_children(), 0);
+}
+
+/// A race on a spawner switched to fail-fast (here a root, which fail-fast
+/// would shut down at the first failure): the contender's panic is resumed
+/// by the race and the root runs on.
+#[tokio::test]
+async fn contender_panic_on_a_fail_fast_root_is_resumed() {
+    quiet_intentional_panics();
+    let root = ScopedSpawner::tokio();
+    root.set_failure_policy(tasktree::FailurePolicy::FailFast);
+    let contenders = [
+        async { panic!("intentional contender panic") }.boxed(),
+        std::future::pending::<Result<(), ()>>().boxed(),
+    ];
+    let caught = AssertUnwindSafe(root.race(contenders)).catch_unwind().await;
+    let payload = caught.expect_err("the race resumes the contender's panic");
+    assert_eq!(
+        common::message(payload.as_ref()),
+        "intentional contender panic"
+    );
+    assert_eq!(root.spawn_task(async { 3 }).unwrap().await.unwrap(), 3);
+}
