@@ -24,6 +24,8 @@ pub(crate) use none::*;
 
 #[cfg(feature = "tokio")]
 mod imp {
+    use std::collections::hash_map::Entry;
+    use std::collections::HashMap;
     use std::future::Future;
     use std::panic::{catch_unwind, AssertUnwindSafe};
     use std::pin::Pin;
@@ -130,8 +132,11 @@ mod imp {
         /// when the scope's owner was asked to stop (inherited), or when the
         /// scope was closed gracefully.
         children: Option<Deadline>,
-        /// Deadlines of graceful cancels of one child, by slot key.
-        slots: Vec<(usize, Deadline)>,
+        /// Deadlines of graceful cancels of one child, by slot key: the
+        /// earliest for each (a later graceful cancel cannot extend it).
+        /// A map, so that setting, reading and forgetting one child's
+        /// deadline costs O(1) however many children have one (G9).
+        slots: HashMap<usize, Deadline>,
         /// The scope's token, if one was asked for; cancelled on stop.
         token: Option<CancellationToken>,
     }
@@ -180,29 +185,35 @@ mod imp {
             }
         }
 
+        /// Records a graceful cancel's deadline for child `key`, keeping the
+        /// earlier one if it has one already.
         pub(crate) fn set_slot(&mut self, key: usize, deadline: Deadline) {
-            self.get_mut().slots.push((key, deadline));
+            match self.get_mut().slots.entry(key) {
+                Entry::Vacant(entry) => {
+                    entry.insert(deadline);
+                }
+                Entry::Occupied(mut entry) => {
+                    if deadline.at < entry.get().at {
+                        entry.insert(deadline);
+                    }
+                }
+            }
         }
 
         /// The deadline a stop request of child `key` carries.
         #[inline]
         pub(crate) fn for_child(&self, key: usize) -> Option<Deadline> {
             let grace = self.get()?;
-            let own = grace
-                .slots
-                .iter()
-                .filter(|(k, _)| *k == key)
-                .map(|(_, d)| d.clone())
-                .reduce(|a, b| if b.at < a.at { b } else { a });
+            let own = grace.slots.get(&key).cloned();
             Deadline::earliest(own, grace.children.clone())
         }
 
-        /// Forgets the deadlines of slot `key` (its task is done).
+        /// Forgets the deadline of slot `key` (its task is done).
         #[inline]
         pub(crate) fn forget_slot(&mut self, key: usize) {
             if let Some(grace) = self.0.as_mut() {
                 if !grace.slots.is_empty() {
-                    grace.slots.retain(|(k, _)| *k != key);
+                    grace.slots.remove(&key);
                 }
             }
         }

@@ -59,6 +59,7 @@ where
     pub fn stop_requested(&self) -> StopRequested {
         StopRequested {
             node: self.as_raw_node().clone(),
+            entry: None,
         }
     }
 
@@ -243,7 +244,7 @@ where
     ) -> Result<(), crate::SpawnError> {
         let watcher = TokenWatcher {
             cancelled: Box::pin(token.cancelled_owned()),
-            node: self.as_raw_node().clone(),
+            stop: self.stop_requested(),
         };
         self.spawn_plain(watcher).map_err(crate::SpawnError::from)
     }
@@ -280,13 +281,29 @@ where
 #[must_use = "futures do nothing unless polled"]
 pub struct StopRequested {
     node: Arc<Node>,
+    /// This future's own waiter entry in the scope, once it has been polled
+    /// and is pending (tree.rs, `Children::stop_waiters`): so that many
+    /// futures waiting on one scope never scan each other's wakers (G9).
+    entry: Option<usize>,
 }
 
 impl Future for StopRequested {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.node.poll_stop(cx.waker())
+        // `StopRequested` is `Unpin`: users select on `&mut stop` in a loop.
+        let this = self.get_mut();
+        this.node.poll_stop(&mut this.entry, cx.waker())
+    }
+}
+
+impl Drop for StopRequested {
+    fn drop(&mut self) {
+        // Gives the waiter entry back (its waker is dropped after the lock,
+        // tree.rs I3). Nothing to do if it never waited or has resolved.
+        if let Some(key) = self.entry.take() {
+            self.node.forget_stop_waiter(key);
+        }
     }
 }
 
@@ -303,7 +320,8 @@ impl fmt::Debug for StopRequested {
 #[cfg(feature = "tokio")]
 struct TokenWatcher {
     cancelled: Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
-    node: Arc<Node>,
+    /// The scope's stop, with its own waiter entry (given back on drop).
+    stop: StopRequested,
 }
 
 #[cfg(feature = "tokio")]
@@ -311,13 +329,13 @@ impl Future for TokenWatcher {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.node.poll_stop(cx.waker()).is_ready() {
+        if Pin::new(&mut self.stop).poll(cx).is_ready() {
             return Poll::Ready(());
         }
         if self.cancelled.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }
-        Node::close(&self.node).wake();
+        Node::close(&self.stop.node).wake();
         Poll::Ready(())
     }
 }

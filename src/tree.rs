@@ -52,10 +52,19 @@
 //!
 //! - `Children` is only touched under `Node::children`'s lock.
 //! - `Slot::waker` is written only by the task that owns the slot's `Link`
-//!   (through `poll_cancelled` / `register`), and taken by whoever cancels it.
+//!   (through `poll_signal`), and taken by whoever cancels it.
 //! - `Children::orphan` is set only by the owner of the node's task, when the
 //!   executor dropped that task before its termination finished; it is taken
 //!   by whoever brings `live` to zero.
+//! - `Children::foreign` holds, by slot key, the wakers of cancel receivers
+//!   polled from another task than the slot's own and of the slot's timers
+//!   (`poll_cancel_receiver`, `poll_timer_moot`); a slot's wakers are taken
+//!   by whoever cancels it, asks it to stop or sends its done signal, and all
+//!   of them by a close or a stop request of the scope.
+//! - `Children::stop_waiters` holds one entry per `StopRequested` future or
+//!   token watcher waiting on the scope (stop.rs): made and updated by that
+//!   future (`poll_stop`), removed by its drop (`forget_stop_waiter`), and
+//!   all taken by `stop_locked` when the scope is asked to stop.
 //! - `Node::handles` is used by root nodes only: the number of live
 //!   `RemoteSpawner`s naming the root (G8).
 //! - `Children::failure` is written by the first failing child of a
@@ -86,6 +95,8 @@
 
 use std::any::Any;
 use std::cell::RefCell;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::fmt;
 use std::task::{Poll, Waker};
 
@@ -131,8 +142,9 @@ struct Children {
     /// The owner's remaining termination, if its wrapper was dropped early.
     orphan: Option<Orphan>,
     /// Wakers of cancel receivers polled from a task other than the one that
-    /// owns the slot, with their slot key. Rarely used.
-    foreign: Vec<(usize, Waker)>,
+    /// owns the slot, and of slot timers, by slot key. Rarely used: boxed on
+    /// first use.
+    foreign: Foreign,
     /// Fail-fast: the first child failure cancels the scope (I7).
     fail_fast: bool,
     /// The first failure reported under fail-fast; taken by the node's owner
@@ -141,9 +153,9 @@ struct Children {
     /// The scope has been asked to stop: its owner saw a stop request (a
     /// graceful cancel), or the scope closed. Only goes from false to true.
     stop: bool,
-    /// `StopRequested` futures (and token watchers) waiting for `stop`.
-    /// Rarely used: a plain `Vec`, empty without allocating.
-    stop_waiters: Vec<Waker>,
+    /// `StopRequested` futures (and token watchers) waiting for `stop`, one
+    /// entry each (the future keeps its key). Boxed on first use.
+    stop_waiters: StopWaiters,
     /// Grace periods, deadlines and the scope's cancellation token
     /// (grace.rs; empty without the `tokio` feature).
     grace: GraceState,
@@ -242,6 +254,14 @@ impl Wakeups {
 
     fn extend(&mut self, waker: Option<Waker>) {
         if let Some(waker) = waker {
+            self.push(waker);
+        }
+    }
+
+    /// Adds every waker of one slot's foreign list.
+    fn push_all(&mut self, wakers: KeyWakers) {
+        self.push(wakers.first);
+        for waker in wakers.rest {
             self.push(waker);
         }
     }
@@ -369,11 +389,11 @@ impl Node {
                 live: 0,
                 waiters: Wakeups::default(),
                 orphan: None,
-                foreign: Vec::new(),
+                foreign: Foreign::default(),
                 fail_fast: false,
                 failure: None,
                 stop: false,
-                stop_waiters: Vec::new(),
+                stop_waiters: StopWaiters::default(),
                 grace: GraceState::default(),
                 owner: None,
             }),
@@ -524,13 +544,7 @@ impl Node {
             // Polled from the owning task: the task's waker is woken on cancel.
             return Poll::Pending;
         }
-        let known = children
-            .foreign
-            .iter()
-            .any(|(k, w)| *k == key && w.will_wake(waker));
-        if !known {
-            children.foreign.push((key, waker.clone()));
-        }
+        children.foreign.register(key, waker);
         Poll::Pending
     }
 
@@ -634,23 +648,57 @@ impl Node {
             stop_locked(children, &mut wakeups);
             children.grace.set_children(deadline);
             stop_children_locked(children, &mut wakeups);
-            take_foreign(&mut children.foreign, None, &mut wakeups);
+            children.foreign.take(None, &mut wakeups);
         }
         drop(guard);
         wakeups
     }
 
     /// Ready once the scope has been asked to stop or has closed; otherwise
-    /// stores `waker` to be woken then.
-    pub(crate) fn poll_stop(&self, waker: &Waker) -> Poll<()> {
+    /// stores `waker` to be woken then, in the caller's own waiter entry:
+    /// `entry` is its key, made on the first pending poll (a re-poll replaces
+    /// the waker in place) and cleared when ready. An entry still held when
+    /// the caller goes is given back with [`forget_stop_waiter`](Self::forget_stop_waiter).
+    pub(crate) fn poll_stop(&self, entry: &mut Option<usize>, waker: &Waker) -> Poll<()> {
+        // Declared before the guard so the replaced waker drops after the
+        // unlock (I3).
+        let _replaced;
         let mut children = self.children.lock();
         if children.stop {
+            // `stop_locked` took every entry.
+            *entry = None;
             return Poll::Ready(());
         }
-        if !children.stop_waiters.iter().any(|w| w.will_wake(waker)) {
-            children.stop_waiters.push(waker.clone());
+        let waiters = children.stop_waiters.0.get_or_insert_with(Box::default);
+        match entry.and_then(|key| waiters.get_mut(key)) {
+            Some(stored) => {
+                if !stored.will_wake(waker) {
+                    _replaced = std::mem::replace(stored, waker.clone());
+                }
+            }
+            None => *entry = Some(waiters.insert(waker.clone())),
         }
         Poll::Pending
+    }
+
+    /// Removes the stop waiter entry `key` of a `StopRequested` future (or a
+    /// token watcher) that goes before the scope is asked to stop; its waker
+    /// is dropped after the lock is released (I3).
+    pub(crate) fn forget_stop_waiter(&self, key: usize) {
+        let mut children = self.children.lock();
+        // After the stop, the entries were all taken and no new one is made:
+        // the key names nothing.
+        let removed = if children.stop {
+            None
+        } else {
+            children
+                .stop_waiters
+                .0
+                .as_mut()
+                .and_then(|waiters| waiters.try_remove(key))
+        };
+        drop(children);
+        drop(removed);
     }
 
     /// Whether the scope has been asked to stop or has closed.
@@ -723,13 +771,7 @@ impl Node {
                 if !slot.linked || slot.cancelled {
                     return true;
                 }
-                let known = children
-                    .foreign
-                    .iter()
-                    .any(|(k, w)| *k == key && w.will_wake(waker));
-                if !known {
-                    children.foreign.push((key, waker.clone()));
-                }
+                children.foreign.register(key, waker);
             }
         }
         false
@@ -943,7 +985,7 @@ fn cancel_locked(
             wakeups.extend(slot.waker.take());
         }
     }
-    take_foreign(&mut children.foreign, Some(key), wakeups);
+    children.foreign.take(Some(key), wakeups);
 }
 
 /// Closes the scope and cancels every live child, under its lock (I1, I6):
@@ -976,7 +1018,7 @@ fn close_locked(node: &Arc<Node>, children: &mut Children, how: Close, wakeups: 
             }
         }
     }
-    take_foreign(&mut children.foreign, None, wakeups);
+    children.foreign.take(None, wakeups);
 }
 
 /// Closes a drained scope (a scope block's end): no child to cancel, but
@@ -1021,8 +1063,8 @@ fn arm_slot_timer(
 fn stop_locked(children: &mut Children, wakeups: &mut Wakeups) {
     if !children.stop {
         children.stop = true;
-        if !children.stop_waiters.is_empty() {
-            for waker in children.stop_waiters.drain(..) {
+        if let Some(waiters) = children.stop_waiters.0.as_mut() {
+            for waker in waiters.drain() {
                 wakeups.push(waker);
             }
         }
@@ -1045,21 +1087,84 @@ fn release_locked(children: &mut Children, key: usize) -> Option<Slot> {
     }
 }
 
-/// Moves the foreign cancel-receiver wakers of slot `key` (or of every slot
-/// if `key` is `None`) into `wakeups`.
-fn take_foreign(foreign: &mut Vec<(usize, Waker)>, key: Option<usize>, wakeups: &mut Wakeups) {
-    if foreign.is_empty() {
-        return;
+/// The wakers waiting on a slot from outside its task (`Children::foreign`):
+/// cancel receivers polled by another task, and the slot's timers. Keyed by
+/// slot, so that registering a waker and taking a slot's wakers cost O(1)
+/// whatever the number of slots with wakers (G9); the duplicate check scans
+/// only the wakers of one slot, which are few. A slot's entry is taken when
+/// its task is cancelled, asked to stop or done, and nothing registers on a
+/// slot that is done, so no entry outlives its slot (I5: a key is not reused
+/// while it has one).
+///
+/// Boxed: most scopes never have one, and the box (one pointer) keeps a node
+/// smaller than the `Vec` this replaced, where a `HashMap` inline would grow
+/// it by 24 bytes.
+#[derive(Default)]
+#[allow(clippy::box_collection)]
+struct Foreign(Option<Box<HashMap<usize, KeyWakers>>>);
+
+/// The foreign wakers of one slot: the first inline, the rest (rare) in a
+/// `Vec` that allocates only when used.
+struct KeyWakers {
+    first: Waker,
+    rest: Vec<Waker>,
+}
+
+impl Foreign {
+    /// Stores `waker` for slot `key`, unless one that wakes the same task is
+    /// already stored for it.
+    fn register(&mut self, key: usize, waker: &Waker) {
+        let map = self.0.get_or_insert_with(Box::default);
+        match map.entry(key) {
+            Entry::Vacant(entry) => {
+                entry.insert(KeyWakers {
+                    first: waker.clone(),
+                    rest: Vec::new(),
+                });
+            }
+            Entry::Occupied(mut entry) => {
+                let wakers = entry.get_mut();
+                let known =
+                    wakers.first.will_wake(waker) || wakers.rest.iter().any(|w| w.will_wake(waker));
+                if !known {
+                    wakers.rest.push(waker.clone());
+                }
+            }
+        }
     }
-    let mut i = 0;
-    while i < foreign.len() {
-        if key.is_none_or(|k| foreign[i].0 == k) {
-            wakeups.push(foreign.swap_remove(i).1);
-        } else {
-            i += 1;
+
+    /// Moves the wakers of slot `key` (or of every slot if `key` is `None`,
+    /// once, when the scope closes or is asked to stop) into `wakeups`.
+    fn take(&mut self, key: Option<usize>, wakeups: &mut Wakeups) {
+        let Some(map) = self.0.as_mut() else {
+            return;
+        };
+        if map.is_empty() {
+            return;
+        }
+        match key {
+            Some(key) => {
+                if let Some(wakers) = map.remove(&key) {
+                    wakeups.push_all(wakers);
+                }
+            }
+            None => {
+                for (_, wakers) in map.drain() {
+                    wakeups.push_all(wakers);
+                }
+            }
         }
     }
 }
+
+/// The wakers of a scope's `StopRequested` futures and token watchers
+/// (`Children::stop_waiters`): one slab entry per future, whose key the
+/// future keeps, so that registering, re-registering and forgetting a waiter
+/// cost O(1) however many wait on the scope (G9). Entries are added only
+/// while the scope has not been asked to stop; `stop_locked` takes them all.
+/// Boxed on first use, as `Foreign` is: a node stays small.
+#[derive(Default)]
+struct StopWaiters(Option<Box<Slab<Waker>>>);
 
 /// A child's reference to its slot: the parent scope and the slot key.
 ///
@@ -1093,7 +1198,7 @@ impl Link {
             None
         };
         let mut wakeups = Wakeups::default();
-        take_foreign(&mut children_ref.foreign, Some(self.key), &mut wakeups);
+        children_ref.foreign.take(Some(self.key), &mut wakeups);
         children_ref.grace.forget_slot(self.key);
         children_ref.live -= 1;
         let orphan = if children_ref.live == 0 {

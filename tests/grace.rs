@@ -415,6 +415,127 @@ async fn the_cancel_receiver_fires_on_the_stop_request() {
     assert!(!observer.is_cancelled());
 }
 
+// Waiters: each `StopRequested` has its own entry in its scope, and foreign
+// cancel-receiver wakers are kept by slot (G9, tests/scaling.rs). These check
+// that no wake-up is lost and no stale waker is kept.
+
+/// A waker that counts its wakes.
+#[derive(Default)]
+struct Counting(std::sync::atomic::AtomicUsize);
+
+impl futures::task::ArcWake for Counting {
+    fn wake_by_ref(this: &Arc<Self>) {
+        this.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Counting {
+    fn wakes(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Polls `fut` once with `waker`.
+fn poll_with<F: std::future::Future + Unpin>(
+    fut: &mut F,
+    waker: &Arc<Counting>,
+) -> std::task::Poll<F::Output> {
+    let waker = futures::task::waker(waker.clone());
+    std::pin::Pin::new(fut).poll(&mut std::task::Context::from_waker(&waker))
+}
+
+/// A `StopRequested` re-polled with another waker wakes only the last one;
+/// several on one scope are all woken; one dropped before the stop is not,
+/// and dropping one after it resolved, or after the stop, is harmless.
+#[tokio::test]
+async fn every_pending_stop_requested_future_wakes_its_last_waker() {
+    let root = ScopedSpawner::tokio();
+    let [first, moved, other, gone] = std::array::from_fn(|_| Arc::new(Counting::default()));
+    let mut stop = root.stop_requested();
+    assert!(poll_with(&mut stop, &first).is_pending());
+    assert!(
+        poll_with(&mut stop, &first).is_pending(),
+        "same waker again"
+    );
+    assert!(
+        poll_with(&mut stop, &moved).is_pending(),
+        "polled elsewhere"
+    );
+    let mut stop_other = root.stop_requested();
+    assert!(poll_with(&mut stop_other, &other).is_pending());
+    let mut stop_gone = root.stop_requested();
+    assert!(poll_with(&mut stop_gone, &gone).is_pending());
+    drop(stop_gone);
+    let never_polled = root.stop_requested();
+
+    root.shutdown().await;
+    assert_eq!(first.wakes(), 0, "replaced by the later poll's waker");
+    assert_eq!(moved.wakes(), 1);
+    assert_eq!(other.wakes(), 1);
+    assert_eq!(gone.wakes(), 0, "dropped before the stop");
+    assert!(poll_with(&mut stop, &moved).is_ready());
+    assert!(poll_with(&mut stop_other, &other).is_ready());
+    drop(stop);
+    drop(stop_other);
+    drop(never_polled);
+    // A new one after the stop is ready at once.
+    assert!(poll_with(&mut root.stop_requested(), &first).is_ready());
+}
+
+/// `&mut stop` in a `select!` loop (it is `Unpin`) keeps one entry: a
+/// thousand rounds, then the stop wakes it.
+#[tokio::test(start_paused = true)]
+async fn a_stop_requested_future_selected_in_a_loop_resolves_on_the_stop() {
+    let root = ScopedSpawner::tokio();
+    let signals = root
+        .spawn_with_signal(
+            |spawner| async move {
+                let mut stop = spawner.stop_requested();
+                let mut rounds = 0;
+                loop {
+                    tokio::select! {
+                        () = &mut stop => break,
+                        () = sleep(Duration::from_millis(1)) => rounds += 1,
+                    }
+                }
+                assert!(rounds >= 1000, "{rounds} rounds");
+            },
+            || (),
+        )
+        .unwrap();
+    sleep(Duration::from_millis(1000) + Duration::from_micros(500)).await;
+    signals.cancel_sender.cancel_with_grace(GRACE).unwrap();
+    signals.done_receiver.await;
+}
+
+/// A cancel receiver polled from two tasks other than its own, and a
+/// deadline's timer on the same slot: the cancel wakes both receivers.
+#[tokio::test(start_paused = true)]
+async fn cancel_receivers_polled_from_other_tasks_are_all_woken() {
+    use tasktree::remote_scope::RawScopedSpawn;
+    let root = ScopedSpawner::tokio();
+    let (parent, child) = root.as_raw().spawn_raw_with_signal().unwrap();
+    parent
+        .cancel_sender
+        .set_timeout(Duration::from_secs(3600))
+        .unwrap();
+    let (a, b) = (Arc::new(Counting::default()), Arc::new(Counting::default()));
+    let mut receiver_a = child.cancel_receiver.clone();
+    let mut receiver_b = child.cancel_receiver.clone();
+    assert!(poll_with(&mut receiver_a, &a).is_pending());
+    assert!(poll_with(&mut receiver_a, &a).is_pending(), "kept once");
+    assert!(poll_with(&mut receiver_b, &b).is_pending());
+    // Let the deadline's timer park on the slot too.
+    tokio::task::yield_now().await;
+    parent.cancel_sender.cancel();
+    assert_eq!((a.wakes(), b.wakes()), (1, 1));
+    assert!(poll_with(&mut receiver_a, &a).is_ready());
+    assert!(poll_with(&mut receiver_b, &b).is_ready());
+    drop((receiver_a, receiver_b, child));
+    parent.done_receiver.await;
+    root.shutdown().await;
+}
+
 // Regressions found by the randomized trees (tests/property.rs).
 
 #[derive(Debug, PartialEq)]

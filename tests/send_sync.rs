@@ -12,7 +12,7 @@ use futures::executor::ThreadPool;
 use tasktree::remote_scope::{RawScopedSpawn, RemoteScope, RemoteSpawner, ScopedTask};
 use tasktree::{
     CancelReceiver, CancelSender, ChildSignals, DoneReceiver, DoneSender, ParentSignals,
-    ScopedSpawn, ScopedSpawner, Shutdown, SpawnError, TokioSpawner,
+    ScopedSpawn, ScopedSpawner, Shutdown, SpawnError, StopRequested, TokioSpawner,
 };
 
 fn assert_send_sync<T: Send + Sync>() {}
@@ -44,6 +44,14 @@ fn public_types_are_send_and_sync() {
     assert_send_sync::<DoneReceiver>();
     assert_send_sync::<Shutdown>();
     assert_send_sync::<SpawnError>();
+    assert_send_sync::<StopRequested>();
+}
+
+/// `StopRequested` is `Unpin`: users select on `&mut stop` in a loop.
+#[test]
+fn stop_requested_is_unpin() {
+    fn assert_unpin<T: Unpin>() {}
+    assert_unpin::<StopRequested>();
 }
 
 /// A `ScopedTask` is `Send` when its future is, and not when it is not.
