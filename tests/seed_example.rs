@@ -81,3 +81,18 @@ impl futures::task::Spawn for TokioDefaultSpawner {
         Ok(())
     }
 }
+
+/// Code written for the seed names `RawScopedSpawn` at the crate root, as
+/// `scoped_spawn` exports it; it compiles with only the crate name changed.
+#[test]
+fn raw_scoped_spawn_is_at_the_crate_root() {
+    use tasktree::remote_scope::RemoteScope;
+    use tasktree::RawScopedSpawn;
+
+    fn register(spawner: &impl RawScopedSpawn) -> tasktree::ChildSignals {
+        spawner.spawn_raw().unwrap()
+    }
+    let mut scope = RemoteScope::new();
+    let signals = register(&scope.spawner());
+    futures::executor::block_on(RemoteScope::new().wrap(signals, async {}, || ()));
+}
