@@ -43,15 +43,27 @@ fn without_deadlock(test: impl FnOnce() + Send + 'static) {
     }
 }
 
+/// Hands a wrapped raw task to `root`'s executor.
+fn spawn_on<S>(
+    root: &ScopedSpawner<S>,
+    task: impl std::future::Future<Output = ()> + Send + 'static,
+) where
+    S: Spawn + Clone + Send + Sync + 'static,
+{
+    root.executor()
+        .spawn_obj(futures::future::FutureObj::new(Box::new(task)))
+        .unwrap();
+}
+
 /// User data whose destructor calls back into a scope: reads it, spawns
 /// into it, and reports what it saw.
 struct CallsBack<S: Spawn + Clone + Send + Sync + 'static> {
     scope: ScopedSpawner<S>,
-    seen: Option<oneshot::Sender<(usize, bool)>>,
+    seen: Option<oneshot::Sender<bool>>,
 }
 
 impl<S: Spawn + Clone + Send + Sync + 'static> CallsBack<S> {
-    fn new(scope: &ScopedSpawner<S>) -> (Self, oneshot::Receiver<(usize, bool)>) {
+    fn new(scope: &ScopedSpawner<S>) -> (Self, oneshot::Receiver<bool>) {
         let (tx, rx) = oneshot::channel();
         let calls_back = CallsBack {
             scope: scope.clone(),
@@ -60,11 +72,13 @@ impl<S: Spawn + Clone + Send + Sync + 'static> CallsBack<S> {
         (calls_back, rx)
     }
 
+    /// Reads the scope (under a library lock this would deadlock), spawns
+    /// into it, and reports whether the spawn succeeded.
     fn call_back(&mut self) {
-        let live = self.scope.live_children();
+        let _ = self.scope.live_children();
         let spawned = self.scope.spawn_future(async {}, || ()).is_ok();
         if let Some(seen) = self.seen.take() {
-            let _ = seen.send((live, spawned));
+            let _ = seen.send(spawned);
         }
     }
 }
@@ -85,7 +99,7 @@ fn panic_payload_dropped_outside_locks_may_call_back() {
             let (payload, seen) = CallsBack::new(&root);
             root.spawn_future(async move { std::panic::panic_any(payload) }, || ())
                 .unwrap();
-            let (_live, spawned) = seen.await.expect("the payload was dropped");
+            let spawned = seen.await.expect("the payload was dropped");
             assert!(spawned, "the scope is open: the payload's spawn succeeds");
             root.shutdown().await;
         });
@@ -105,10 +119,8 @@ fn panic_payload_of_a_raw_task_dropped_outside_locks_may_call_back() {
                 async move { std::panic::panic_any(payload) },
                 || (),
             );
-            root.executor()
-                .spawn_obj(futures::future::FutureObj::new(Box::new(task)))
-                .unwrap();
-            let (_live, spawned) = seen.await.expect("the payload was dropped");
+            spawn_on(&root, task);
+            let spawned = seen.await.expect("the payload was dropped");
             assert!(spawned);
             root.shutdown().await;
         });
@@ -123,7 +135,7 @@ fn detached_output_dropped_outside_locks_may_call_back() {
         on_each_executor!(|root| async move {
             let (output, seen) = CallsBack::new(&root);
             root.spawn_task(async move { output }).unwrap().detach();
-            let (_live, spawned) = seen.await.expect("the output was dropped");
+            let spawned = seen.await.expect("the output was dropped");
             assert!(spawned);
             root.shutdown().await;
         });
@@ -154,7 +166,7 @@ fn future_destructor_and_done_may_call_back() {
                 )
                 .unwrap();
             signals.cancel_sender.cancel();
-            let (_live, spawned) = dropped.await.expect("the future was dropped");
+            let spawned = dropped.await.expect("the future was dropped");
             assert!(spawned, "the scope is open while the future is dropped");
             let (live, spawned) = done_seen.await.expect("done ran");
             assert!(live >= 1, "the child is still live during its own `done`");
@@ -244,13 +256,9 @@ fn raw_payload_whose_destructor_panics_loses_no_done_signal() {
                 },
                 || (),
             );
-            root.executor()
-                .spawn_obj(futures::future::FutureObj::new(Box::new(task)))
-                .unwrap();
+            spawn_on(&root, task);
             let task = scope.wrap(child, async {}, || ());
-            root.executor()
-                .spawn_obj(futures::future::FutureObj::new(Box::new(task)))
-                .unwrap();
+            spawn_on(&root, task);
             parent.done_receiver.await;
             drop(parent.cancel_sender);
         });
