@@ -24,7 +24,7 @@ use crate::handle::TaskHandle;
 use crate::loom::Arc;
 use crate::remote_scope::RemoteSpawner;
 use crate::signal::{Outcome, Shared};
-use crate::task::{drop_contained, drop_panic, terminate_block};
+use crate::task::{drop_contained, drop_panic, terminate_block, Absent};
 use crate::tree::{finish_chain, Failure, Link, Node, Signal};
 use crate::{FailurePolicy, ScopedSpawn, ScopedSpawner, SpawnError};
 
@@ -746,7 +746,7 @@ where
         };
         let sender = self
             .spawner
-            .spawn_child(report, false, || (), Some(shared.clone()))?;
+            .spawn_child(report, Absent, || (), Some(shared.clone()))?;
         let sender = sender.expect("a sender was registered with the done cell");
         Ok(TaskHandle::new(sender, shared))
     }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -10,7 +11,7 @@ use futures_task::{FutureObj, Spawn};
 use crate::loom::Arc;
 use crate::remote_scope::RemoteSpawner;
 use crate::signal::{CancelSender, DoneReceiver, ParentSignals, Shared};
-use crate::task::{terminate_detached, ScopedTask};
+use crate::task::{terminate_detached, Absent, Field, Task};
 use crate::tree::{Link, Node};
 use crate::{SpawnError, TaskHandle};
 
@@ -230,7 +231,7 @@ where
         Fut::Output: Send + 'static,
     {
         let shared = Arc::new(Shared::new());
-        let sender = self.spawn_child(|_, _| fut, false, || (), Some(shared.clone()))?;
+        let sender = self.spawn_child(|_, _| fut, Absent, || (), Some(shared.clone()))?;
         let sender = sender.expect("a sender was registered with the done cell");
         Ok(TaskHandle::new(sender, shared))
     }
@@ -375,24 +376,32 @@ where
     /// Registers a child, makes its future (`make` gets the child's spawner,
     /// if it has a scope, and its slot key), wraps it and hands it to the
     /// executor: the one path every spawn method takes.
-    pub(crate) fn spawn_child<T, Fut, Make, Done>(
+    ///
+    /// What the wrapper carries follows from the types: `scope` is
+    /// [`Absent`] for a leaf, or `None` for a child with a scope of its own
+    /// (made here); `shared` is [`Absent`] for a child nobody observes, or
+    /// `Some` done cell, with which a cancel sender is returned.
+    pub(crate) fn spawn_child<T, Fut, Make, Done, Sc, Ob>(
         &self,
         make: Make,
-        own_scope: bool,
+        scope: Sc,
         done: Done,
-        shared: Option<Arc<Shared<T>>>,
+        shared: Ob,
     ) -> Result<Option<CancelSender>, SpawnError>
     where
         T: Send + 'static,
         Fut: Future<Output = T> + Send + 'static,
         Make: FnOnce(Option<Self>, usize) -> Fut,
         Done: FnOnce() + Send + 'static,
+        Sc: Field<Arc<Node>>,
+        Ob: Field<Arc<Shared<T>>>,
     {
-        let with_sender = shared.is_some();
+        debug_assert!(scope.get().is_none(), "the scope is made here");
+        let with_sender = Ob::PRESENT;
         // The cancel sender is a view of the new slot (tree.rs, I5).
         let link = Node::register(&self.raw.node, u32::from(with_sender))?;
         let cancel_sender = with_sender.then(|| CancelSender::new(link.node.clone(), link.key));
-        let scope = own_scope.then(|| Node::new_owned(&link));
+        let scope = Sc::PRESENT.then(|| Node::new_owned(&link));
         let child = scope.as_ref().map(|node| ScopedSpawner {
             executor: self.executor.clone(),
             raw: RemoteSpawner::from_node(node.clone()),
@@ -401,16 +410,19 @@ where
         // its scope is closed, and `done` and the done signal follow (G4).
         let mut guard = Unmade {
             link: Some(link),
-            scope,
+            scope: Sc::new(scope),
             done: Some(done),
             shared,
+            output: PhantomData,
         };
         let key = guard.link.as_ref().map_or(0, |link| link.key);
         let fut = make(child, key);
         let (Some(link), Some(done)) = (guard.link.take(), guard.done.take()) else {
             unreachable!("the guard is disarmed once")
         };
-        let task = ScopedTask::new(link, guard.scope.take(), fut, done, guard.shared.take());
+        let scope = Sc::new(guard.scope.take());
+        let shared = Ob::new(guard.shared.take());
+        let task = Task::new(link, scope, fut, done, shared);
         // If the executor refuses, it drops `task`, whose drop ends it (G4).
         self.spawn_plain(task)?;
         Ok(cancel_sender)
@@ -494,14 +506,27 @@ pub enum FailurePolicy {
 /// Ends a child whose future `make` panicked before its task was built:
 /// its scope (with any children `make` registered) is closed, and `done` and
 /// the done signal follow once those children are done (G4, G5).
-struct Unmade<T: Send + 'static, D: FnOnce() + Send + 'static> {
+struct Unmade<T, D, Sc, Ob>
+where
+    T: Send + 'static,
+    D: FnOnce() + Send + 'static,
+    Sc: Field<Arc<Node>>,
+    Ob: Field<Arc<Shared<T>>>,
+{
     link: Option<Link>,
-    scope: Option<Arc<Node>>,
+    scope: Sc,
     done: Option<D>,
-    shared: Option<Arc<Shared<T>>>,
+    shared: Ob,
+    output: PhantomData<fn() -> T>,
 }
 
-impl<T: Send + 'static, D: FnOnce() + Send + 'static> Drop for Unmade<T, D> {
+impl<T, D, Sc, Ob> Drop for Unmade<T, D, Sc, Ob>
+where
+    T: Send + 'static,
+    D: FnOnce() + Send + 'static,
+    Sc: Field<Arc<Node>>,
+    Ob: Field<Arc<Shared<T>>>,
+{
     fn drop(&mut self) {
         if let Some(link) = self.link.take() {
             terminate_detached(
@@ -526,8 +551,7 @@ where
     {
         let make =
             |child: Option<Self>, _key| fun(child.expect("a spawner for a child with a scope"));
-        self.spawn_child::<(), _, _, _>(make, true, done, None)
-            .map(drop)
+        self.spawn_child(make, None, done, Absent).map(drop)
     }
 
     fn spawn_with_signal<Fut, Fun, Done>(
@@ -543,7 +567,7 @@ where
         let shared = Arc::new(Shared::new());
         let make =
             |child: Option<Self>, _key| fun(child.expect("a spawner for a child with a scope"));
-        let sender = self.spawn_child(make, true, done, Some(shared.clone()))?;
+        let sender = self.spawn_child(make, None, done, Some(shared.clone()))?;
         Ok(signals(sender, shared))
     }
 
@@ -552,8 +576,7 @@ where
         Fut: Future<Output = ()> + Send + 'static,
         Done: FnOnce() + Send + 'static,
     {
-        self.spawn_child::<(), _, _, _>(|_, _| fut, false, done, None)
-            .map(drop)
+        self.spawn_child(|_, _| fut, Absent, done, Absent).map(drop)
     }
 
     fn spawn_future_with_signal<Fut, Done>(
@@ -566,7 +589,7 @@ where
         Done: FnOnce() + Send + 'static,
     {
         let shared = Arc::new(Shared::new());
-        let sender = self.spawn_child(|_, _| fut, false, done, Some(shared.clone()))?;
+        let sender = self.spawn_child(|_, _| fut, Absent, done, Some(shared.clone()))?;
         Ok(signals(sender, shared))
     }
 

@@ -66,11 +66,142 @@ pin_project! {
     }
 }
 
+/// A field that a kind of task may have, chosen by its type: `Option<T>`
+/// where it may, [`Absent`] (no bytes) where it never does. A leaf has no
+/// scope, a task without a handle or done receiver no observer, and their
+/// wrappers carry nothing for them (issue "One record per task": leaves
+/// carry nothing a leaf does not use).
+pub(crate) trait Field<T>: Send + 'static {
+    /// Whether the field can hold a value.
+    const PRESENT: bool;
+    /// The field, holding `value` (always `None` where not `PRESENT`).
+    fn new(value: Option<T>) -> Self;
+    fn get(&self) -> Option<&T>;
+    fn take(&mut self) -> Option<T>;
+}
+
+impl<T: Send + 'static> Field<T> for Option<T> {
+    const PRESENT: bool = true;
+
+    fn new(value: Option<T>) -> Self {
+        value
+    }
+
+    fn get(&self) -> Option<&T> {
+        self.as_ref()
+    }
+
+    fn take(&mut self) -> Option<T> {
+        Option::take(self)
+    }
+}
+
+/// A field a task never has.
+pub(crate) struct Absent;
+
+impl<T> Field<T> for Absent {
+    const PRESENT: bool = false;
+
+    fn new(value: Option<T>) -> Self {
+        debug_assert!(value.is_none(), "a value for an absent field");
+        Absent
+    }
+
+    fn get(&self) -> Option<&T> {
+        None
+    }
+
+    fn take(&mut self) -> Option<T> {
+        None
+    }
+}
+
+pin_project! {
+    /// The wrapper future of every task, generic over what it carries
+    /// beside the user's future: its own scope (`Sc`) and its observers'
+    /// done cell (`Ob`), each either `Option<_>` or [`Absent`].
+    pub(crate) struct Task<F, D, Sc, Ob>
+    where
+        F: Future,
+        F::Output: Send,
+        F::Output: 'static,
+        D: FnOnce(),
+        D: Send,
+        D: 'static,
+        Sc: Field<Arc<Node>>,
+        Ob: Field<Arc<Shared<F::Output>>>,
+    {
+        #[pin]
+        phase: Phase<F>,
+        // The task's slot in its parent's scope: the scope, taken in phase 6,
+        // and the slot key. Two fields rather than a `Link`, so that the key
+        // and the small fields below share one word.
+        parent: Option<Arc<Node>>,
+        key: u32,
+        // The task's own scope, if it can spawn children.
+        scope: Sc,
+        // The `done` callback; taken in phase 5.
+        done: Option<D>,
+        // The cell its observers wait on, if any; completed in phase 6.
+        shared: Ob,
+    }
+
+    impl<F, D, Sc, Ob> PinnedDrop for Task<F, D, Sc, Ob>
+    where
+        F: Future,
+        F::Output: Send,
+        F::Output: 'static,
+        D: FnOnce(),
+        D: Send,
+        D: 'static,
+        Sc: Field<Arc<Node>>,
+        Ob: Field<Arc<Shared<F::Output>>>,
+    {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            if let PhaseProj::Running { .. } = this.phase.as_mut().project() {
+                // The executor dropped a running task: phase 2 here.
+                let outcome = drop_future(this.phase.as_mut(), Outcome::Cancelled);
+                match this.shared.get() {
+                    Some(shared) => shared.set_outcome(outcome),
+                    None => drop_contained(outcome),
+                }
+            }
+            if let Some(link) = take_link(this.parent, *this.key) {
+                terminate_detached(this.scope.take(), link, this.done.take(), this.shared.take());
+            }
+        }
+    }
+}
+
+impl<F, D, Sc, Ob> Task<F, D, Sc, Ob>
+where
+    F: Future,
+    F::Output: Send + 'static,
+    D: FnOnce() + Send + 'static,
+    Sc: Field<Arc<Node>>,
+    Ob: Field<Arc<Shared<F::Output>>>,
+{
+    pub(crate) fn new(link: Link, scope: Sc, fut: F, done: D, shared: Ob) -> Self {
+        let key = u32::try_from(link.key).expect("`Node::register` keeps keys below 2^32");
+        Task {
+            phase: Phase::Running {
+                fut,
+                seen: Seen::Nothing,
+            },
+            parent: Some(link.node),
+            key,
+            scope,
+            done: Some(done),
+            shared,
+        }
+    }
+}
+
 pin_project! {
     /// A task of the tree, ready to be handed to an executor.
     ///
-    /// Made by [`RemoteScope::wrap`](crate::remote_scope::RemoteScope::wrap)
-    /// (and, internally, by every spawn of [`ScopedSpawner`](crate::ScopedSpawner)).
+    /// Made by [`RemoteScope::wrap`](crate::remote_scope::RemoteScope::wrap).
     /// Polling it runs the task's future until that completes or the task is
     /// cancelled, then walks the termination phases: drop the future, cancel
     /// the children, wait for them, run `done`, signal the parent.
@@ -109,43 +240,7 @@ pin_project! {
         D: 'static,
     {
         #[pin]
-        phase: Phase<F>,
-        // The task's slot in its parent's scope: the scope, taken in phase 6,
-        // and the slot key. Two fields rather than a `Link`, so that the key
-        // and the small fields below share one word (the wrapper adds at most
-        // 32 bytes to the future).
-        parent: Option<Arc<Node>>,
-        key: u32,
-        // The task's own scope, if it can spawn children.
-        scope: Option<Arc<Node>>,
-        // The `done` callback; taken in phase 5.
-        done: Option<D>,
-        // The cell its observers wait on, if any; completed in phase 6.
-        shared: Option<Arc<Shared<F::Output>>>,
-    }
-
-    impl<F, D> PinnedDrop for ScopedTask<F, D>
-    where
-        F: Future,
-        F::Output: Send,
-        F::Output: 'static,
-        D: FnOnce(),
-        D: Send,
-        D: 'static,
-    {
-        fn drop(this: Pin<&mut Self>) {
-            let mut this = this.project();
-            if let PhaseProj::Running { .. } = this.phase.as_mut().project() {
-                // The executor dropped a running task: phase 2 here.
-                let outcome = drop_future(this.phase.as_mut(), Outcome::Cancelled);
-                if let Some(shared) = this.shared {
-                    shared.set_outcome(outcome);
-                }
-            }
-            if let Some(link) = take_link(this.parent, *this.key) {
-                terminate_detached(this.scope.take(), link, this.done.take(), this.shared.take());
-            }
-        }
+        task: Task<F, D, Option<Arc<Node>>, Option<Arc<Shared<F::Output>>>>,
     }
 }
 
@@ -162,17 +257,8 @@ where
         done: D,
         shared: Option<Arc<Shared<F::Output>>>,
     ) -> Self {
-        let key = u32::try_from(link.key).expect("`Node::register` keeps keys below 2^32");
         ScopedTask {
-            phase: Phase::Running {
-                fut,
-                seen: Seen::Nothing,
-            },
-            parent: Some(link.node),
-            key,
-            scope,
-            done: Some(done),
-            shared,
+            task: Task::new(link, scope, fut, done, shared),
         }
     }
 }
@@ -182,6 +268,32 @@ where
     F: Future,
     F::Output: Send + 'static,
     D: FnOnce() + Send + 'static,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.project().task.poll(cx)
+    }
+}
+
+impl<F, D> fmt::Debug for ScopedTask<F, D>
+where
+    F: Future,
+    F::Output: Send + 'static,
+    D: FnOnce() + Send + 'static,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.task.fmt(f)
+    }
+}
+
+impl<F, D, Sc, Ob> Future for Task<F, D, Sc, Ob>
+where
+    F: Future,
+    F::Output: Send + 'static,
+    D: FnOnce() + Send + 'static,
+    Sc: Field<Arc<Node>>,
+    Ob: Field<Arc<Shared<F::Output>>>,
 {
     type Output = ();
 
@@ -209,7 +321,7 @@ where
                             // its children, are asked to stop too; the future
                             // runs on until the cancel (grace.rs).
                             *seen = seen.with_stop_seen();
-                            if let Some(scope) = this.scope.as_ref() {
+                            if let Some(scope) = this.scope.get() {
                                 let deadline = parent.stop_deadline(key);
                                 Node::request_stop(scope, deadline).wake();
                             }
@@ -243,7 +355,7 @@ where
                     if let Outcome::Panicked(panic) = outcome {
                         outcome = report_panic(Some(parent), panic);
                     }
-                    let Some(scope) = this.scope.as_ref() else {
+                    let Some(scope) = this.scope.get() else {
                         // A leaf: no children, so phases 3 and 4 are empty.
                         this.phase.set(Phase::Signalled);
                         finish(
@@ -254,15 +366,16 @@ where
                         );
                         return Poll::Ready(());
                     };
-                    if let Some(shared) = this.shared.as_ref() {
-                        shared.set_outcome(outcome);
+                    match this.shared.get() {
+                        Some(shared) => shared.set_outcome(outcome),
+                        None => drop_contained(outcome),
                     }
                     // Phase 3: cancel the children; no new child can join.
                     Node::close(scope).wake();
                 }
                 PhaseProj::Draining => {
                     // Phase 4: wait for every child's done signal.
-                    if let Some(scope) = this.scope.as_ref() {
+                    if let Some(scope) = this.scope.get() {
                         if scope.poll_drained(cx.waker(), false).is_pending() {
                             return Poll::Pending;
                         }
@@ -271,13 +384,14 @@ where
                         if let Some(failure) = scope.retire() {
                             let outcome =
                                 report_panic(this.parent.as_ref(), failure.into_payload());
-                            if let Some(shared) = this.shared.as_ref() {
-                                shared.replace_outcome(outcome);
+                            match this.shared.get() {
+                                Some(shared) => shared.replace_outcome(outcome),
+                                None => drop_contained(outcome),
                             }
                         }
                     }
                     this.phase.set(Phase::Signalled);
-                    *this.scope = None;
+                    drop(this.scope.take());
                     // Phase 5, then phase 6.
                     finish(
                         this.done.take(),
@@ -293,11 +407,13 @@ where
     }
 }
 
-impl<F, D> fmt::Debug for ScopedTask<F, D>
+impl<F, D, Sc, Ob> fmt::Debug for Task<F, D, Sc, Ob>
 where
     F: Future,
     F::Output: Send + 'static,
     D: FnOnce() + Send + 'static,
+    Sc: Field<Arc<Node>>,
+    Ob: Field<Arc<Shared<F::Output>>>,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let phase = match self.phase {

@@ -54,3 +54,97 @@ fn a_done_callback_adds_its_own_size() {
         "fn() done: +{with_pointer} B, zero-sized done: +{with_closure} B"
     );
 }
+
+// ---------------------------------------------------------------------------
+// The wrappers of `ScopedSpawner`'s spawns, which are not public types:
+// measured as the size of the box that `Spawn::spawn_obj` receives.
+
+use std::cell::Cell;
+use std::sync::{Arc, Mutex};
+
+use futures::future::FutureObj;
+use futures::task::{Spawn, SpawnError};
+use tasktree::{ScopedSpawn, ScopedSpawner};
+
+/// The system allocator, recording the size of this thread's latest
+/// allocation.
+struct Recording;
+
+thread_local! {
+    static LAST_ALLOCATION: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards every call to `System` unchanged; only records a size.
+unsafe impl std::alloc::GlobalAlloc for Recording {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        LAST_ALLOCATION.with(|last| last.set(layout.size()));
+        // SAFETY: the caller's contract, passed on.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Recording = Recording;
+
+/// An executor that records the size of each task it is handed (the box
+/// that `FutureObj::new` was just given, the latest allocation of the
+/// spawning thread) and drops the task (the tree then ends it, G4).
+#[derive(Clone, Default)]
+struct SizeRecorder(Arc<Mutex<Vec<usize>>>);
+
+impl Spawn for SizeRecorder {
+    fn spawn_obj(&self, task: FutureObj<'static, ()>) -> Result<(), SpawnError> {
+        let size = LAST_ALLOCATION.with(Cell::get);
+        self.0.lock().unwrap().push(size);
+        drop(task);
+        Ok(())
+    }
+}
+
+impl SizeRecorder {
+    fn last(&self) -> usize {
+        *self.0.lock().unwrap().last().expect("a task was spawned")
+    }
+}
+
+/// What the wrapper of `spawn` adds to a future of `N` bytes.
+fn spawned_overhead<const N: usize>(
+    spawn: impl FnOnce(&ScopedSpawner<SizeRecorder>, Sized<N>),
+) -> usize {
+    let recorder = SizeRecorder::default();
+    let root = ScopedSpawner::new(recorder.clone());
+    spawn(&root, Sized([0; N]));
+    recorder.last() - N
+}
+
+/// G9: a leaf spawned with `spawn_future` (no scope, no observer) carries
+/// only its slot in its parent: at most 16 bytes over its future, so that
+/// a future of up to 8 bytes stays in tokio's smallest task cell.
+#[test]
+fn a_plain_leaf_adds_at_most_16_bytes() {
+    let tiny = spawned_overhead::<1>(|root, fut| root.spawn_future(fut, || ()).unwrap());
+    let small = spawned_overhead::<8>(|root, fut| root.spawn_future(fut, || ()).unwrap());
+    let large = spawned_overhead::<200>(|root, fut| root.spawn_future(fut, || ()).unwrap());
+    println!("spawn_future: 1-byte +{tiny} B, 8-byte +{small} B, 200-byte +{large} B");
+    assert!(tiny <= 16, "1-byte future: +{tiny} B");
+    assert!(small <= 16, "8-byte future: +{small} B");
+    assert!(large <= 16, "200-byte future: +{large} B");
+}
+
+/// A leaf with an observer (`spawn_task`, `spawn_future_with_signal`) adds
+/// its done cell's pointer, and no scope.
+#[test]
+fn an_observed_leaf_adds_at_most_24_bytes() {
+    let task = spawned_overhead::<200>(|root, fut| drop(root.spawn_task(fut).unwrap()));
+    let signal = spawned_overhead::<200>(|root, fut| {
+        drop(root.spawn_future_with_signal(fut, || ()).unwrap())
+    });
+    println!("spawn_task +{task} B, spawn_future_with_signal +{signal} B");
+    assert!(task <= 24, "spawn_task: +{task} B");
+    assert!(signal <= 24, "spawn_future_with_signal: +{signal} B");
+}
