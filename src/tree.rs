@@ -27,8 +27,10 @@
 //!   it reach zero takes the waiters and the orphan continuation (G1, G2).
 //!   Checked by `g1_containment.rs`, `g2_upward_order.rs`.
 //! - **I5** A slot is removed only when it is no longer linked *and* no view
-//!   (cancel sender, cancel receiver) refers to it (`refs == 0`), so a key is
-//!   never reused while anyone can still name it (no ABA).
+//!   (cancel sender, cancel receiver, timer) refers to it (`refs == 0`), so a
+//!   key is never reused while anyone can still name it (no ABA: a stale view
+//!   cannot cancel a later child, G3, G4).
+//!   Checked by `i5_no_key_reuse.rs`.
 //! - **I6** A slot's `cancelled` flag only goes from false to true; the task
 //!   reads it under the lock before every poll of its future and stores its
 //!   waker under the same lock, so a cancel either is seen by the next poll or
