@@ -352,7 +352,7 @@ fn sizes() {
             user,
             ss,
         );
-        row("tasktree (ScopedTask<F, fn item>)", user, tt);
+        row("tasktree `ScopedTask` (of `RemoteScope::wrap`)", user, tt);
     }
 
     fn sizes_for<F: Future<Output = ()> + Send + 'static>(
