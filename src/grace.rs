@@ -25,9 +25,11 @@ pub(crate) use none::*;
 
 #[cfg(feature = "tokio")]
 mod imp {
+    use std::cmp::Reverse;
     use std::collections::hash_map::Entry;
-    use std::collections::{BTreeMap, HashMap};
+    use std::collections::{BinaryHeap, HashMap};
     use std::future::Future;
+    use std::hash::{BuildHasherDefault, Hasher};
     use std::panic::{catch_unwind, AssertUnwindSafe};
     use std::pin::Pin;
     use std::task::{Context, Poll, Waker};
@@ -58,6 +60,14 @@ mod imp {
             }
             .checked_add(grace)
             .unwrap_or_else(far_future);
+            Self { at, timer }
+        }
+
+        /// `grace` from now, timed by `timer`, which is the current runtime
+        /// (as [`current_timer`] returns it): no need to enter it to read
+        /// its clock.
+        pub(crate) fn after_current(grace: Duration, timer: Handle) -> Self {
+            let at = Instant::now().checked_add(grace).unwrap_or_else(far_future);
             Self { at, timer }
         }
 
@@ -137,7 +147,7 @@ mod imp {
         /// earliest for each (a later graceful cancel cannot extend it).
         /// A map, so that setting, reading and forgetting one child's
         /// deadline costs O(1) however many children have one (G9).
-        slots: HashMap<usize, Deadline>,
+        slots: HashMap<usize, Deadline, BuildHasherDefault<KeyHasher>>,
         /// The scope's token, if one was asked for; cancelled on stop.
         token: Option<CancellationToken>,
         /// The scope's timer entries and its driver.
@@ -243,24 +253,30 @@ mod imp {
     ///
     /// Each target (a slot, or the whole scope for a graceful close) has at
     /// most one entry, its earliest: the first entry to fire for a target
-    /// cancels it, so a later one could only find nothing left to do. An
-    /// entry is removed when it fires, when its slot sends its done signal
-    /// (`forget_slot`, before the slot can be removed: no entry names a key
-    /// that was reused, I5) or, for the close, when the scope drains.
-    /// Arming, replacing and removing an entry cost O(log n) (G9).
+    /// cancels it, so a later one could only find nothing left to do. The
+    /// record of a target's entry (`slots`, `close`) is the truth; the heap
+    /// orders entries by deadline and may hold stale ones (of targets that
+    /// finished or got an earlier entry), skipped when they reach its top
+    /// and swept out when they outnumber the live ones. An entry is removed
+    /// when it fires, when its slot sends its done signal (`forget_slot`,
+    /// before the slot can be removed: no entry names a reused key, I5) or,
+    /// for the close, when the scope drains. Arming costs O(log n) (O(1) for
+    /// deadlines that come in order, as equal timeouts do), removing O(1)
+    /// amortised (G9); neither allocates per entry.
     #[derive(Default)]
     struct Timers {
-        /// The entries by deadline; `seq` keeps equal deadlines in the order
-        /// they were armed.
-        queue: BTreeMap<(Instant, u64), Action>,
-        /// The queue key of each slot's entry.
-        slots: HashMap<usize, (Instant, u64)>,
-        /// The queue key of the close entry.
+        /// Entries by deadline: `(at, seq, target)`, `seq` unique and in
+        /// arming order, `target` a slot key or [`CLOSE`].
+        queue: BinaryHeap<Reverse<(Instant, u64, usize)>>,
+        /// Each slot's entry: its deadline, `seq` and whether it expires the
+        /// task (a deadline) or cancels it (a grace period's end).
+        slots: HashMap<usize, (Instant, u64, bool), BuildHasherDefault<KeyHasher>>,
+        /// The close entry's deadline and `seq`.
         close: Option<(Instant, u64)>,
         seq: u64,
         /// A driver task exists (or is about to be spawned): set when the
         /// first entry is armed, cleared by the driver itself when it finds
-        /// the queue empty, or when it is dropped unfinished.
+        /// no entry left, or when it is dropped unfinished.
         driver: bool,
         /// The driver's waker, stored by its last poll.
         waker: Option<Waker>,
@@ -269,27 +285,78 @@ mod imp {
         until: Option<Instant>,
     }
 
-    impl Timers {
-        /// The entry of `action`'s target, if it has one.
-        fn entry_of(&self, action: Action) -> Option<(Instant, u64)> {
-            match action {
-                Action::CloseNow => self.close,
-                Action::CancelNow(key) | Action::Expire(key) => self.slots.get(&key).copied(),
+    /// The target of a whole-scope (close) entry.
+    const CLOSE: usize = usize::MAX;
+
+    /// A hasher for slot keys (small integers, not chosen by users): one
+    /// multiplication, where the default `SipHash` costs a hundred
+    /// instructions per lookup.
+    #[derive(Default)]
+    struct KeyHasher(u64);
+
+    impl Hasher for KeyHasher {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+
+        fn write(&mut self, bytes: &[u8]) {
+            for &byte in bytes {
+                self.0 = (self.0.rotate_left(8) ^ u64::from(byte)).wrapping_mul(K);
             }
         }
 
-        /// Removes the queue entry `at` (its target's record is the caller's).
-        /// If the queue is now empty, the driver's waker, to wake after the
-        /// lock: the driver then ends rather than sleep until a deadline
-        /// that is no longer there.
-        fn remove(&mut self, at: (Instant, u64)) -> Option<Waker> {
-            self.queue.remove(&at);
-            if self.queue.is_empty() {
-                self.until = None;
-                self.waker.take()
+        fn write_usize(&mut self, key: usize) {
+            self.0 = (key as u64).wrapping_mul(K);
+        }
+    }
+
+    /// 2^64 / the golden ratio (Fibonacci hashing).
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+
+    impl Timers {
+        fn live(&self) -> usize {
+            self.slots.len() + usize::from(self.close.is_some())
+        }
+
+        /// Whether heap entry `(at, seq, target)` is its target's entry.
+        fn is_live(&self, &(_, seq, target): &(Instant, u64, usize)) -> bool {
+            if target == CLOSE {
+                self.close.is_some_and(|(_, s)| s == seq)
             } else {
-                None
+                self.slots.get(&target).is_some_and(|&(_, s, _)| s == seq)
             }
+        }
+
+        /// A target's entry was dropped from its record. If none is left,
+        /// the heap is cleared and the driver's waker returned, to wake
+        /// after the lock: the driver then ends rather than sleep until a
+        /// deadline that is gone. If stale entries outnumber live ones, they
+        /// are swept out (O(n), after n removals: O(1) amortised).
+        fn removed(&mut self) -> Option<Waker> {
+            let live = self.live();
+            if live == 0 {
+                self.queue.clear();
+                self.until = None;
+                return self.waker.take();
+            }
+            if self.queue.len() > 2 * live + 32 {
+                let mut queue = std::mem::take(&mut self.queue).into_vec();
+                queue.retain(|Reverse(entry)| self.is_live(entry));
+                self.queue = BinaryHeap::from(queue);
+            }
+            None
+        }
+
+        /// Drops stale entries from the top of the heap; the earliest live
+        /// entry's deadline.
+        fn earliest(&mut self) -> Option<Instant> {
+            while let Some(Reverse(top)) = self.queue.peek() {
+                if self.is_live(top) {
+                    return Some(top.0);
+                }
+                self.queue.pop();
+            }
+            None
         }
     }
 
@@ -307,27 +374,41 @@ mod imp {
             later: &mut Later,
         ) -> Option<Waker> {
             let timers = &mut self.get_mut().timers;
-            if let Some(old) = timers.entry_of(action) {
-                if old.0 <= deadline.at {
-                    return None;
+            let at = deadline.at;
+            let seq = timers.seq;
+            let target = match action {
+                Action::CloseNow => {
+                    if timers.close.is_some_and(|(old, _)| old <= at) {
+                        return None;
+                    }
+                    timers.close = Some((at, seq));
+                    CLOSE
                 }
-                timers.queue.remove(&old);
-            }
-            let at = (deadline.at, timers.seq);
-            timers.seq += 1;
-            timers.queue.insert(at, action);
-            match action {
-                Action::CloseNow => timers.close = Some(at),
                 Action::CancelNow(key) | Action::Expire(key) => {
-                    timers.slots.insert(key, at);
+                    let expire = matches!(action, Action::Expire(_));
+                    match timers.slots.entry(key) {
+                        Entry::Occupied(mut entry) => {
+                            if entry.get().0 <= at {
+                                return None;
+                            }
+                            // The old heap entry is stale from now on.
+                            entry.insert((at, seq, expire));
+                        }
+                        Entry::Vacant(entry) => {
+                            entry.insert((at, seq, expire));
+                        }
+                    }
+                    key
                 }
-            }
+            };
+            timers.seq += 1;
+            timers.queue.push(Reverse((at, seq, target)));
             if !timers.driver {
                 timers.driver = true;
                 timers.until = None;
                 later.inner().drivers.push((deadline.timer, node.clone()));
                 None
-            } else if timers.until.is_some_and(|until| deadline.at < until) {
+            } else if timers.until.is_some_and(|until| at < until) {
                 timers.until = None;
                 timers.waker.take()
             } else {
@@ -346,8 +427,8 @@ mod imp {
             if grace.timers.slots.is_empty() {
                 return None;
             }
-            let at = grace.timers.slots.remove(&key)?;
-            grace.timers.remove(at)
+            grace.timers.slots.remove(&key)?;
+            grace.timers.removed()
         }
 
         /// Forgets the close entry (the scope drained). Returns the driver's
@@ -355,26 +436,29 @@ mod imp {
         #[inline]
         pub(crate) fn forget_close(&mut self) -> Option<Waker> {
             let grace = self.0.as_mut()?;
-            let at = grace.timers.close.take()?;
-            grace.timers.remove(at)
+            grace.timers.close.take()?;
+            grace.timers.removed()
         }
 
-        /// Takes the earliest entry due at `now` (all of them if `now` is
+        /// Takes the earliest entry due at `now` (any entry if `now` is
         /// `None`: the driver is gone), forgetting its target's record.
         pub(crate) fn pop_due(&mut self, now: Option<Instant>) -> Option<Action> {
             let timers = &mut self.0.as_mut()?.timers;
-            let (&(at, _), _) = timers.queue.first_key_value()?;
+            let at = timers.earliest()?;
             if now.is_some_and(|now| at > now) {
                 return None;
             }
-            let (_, action) = timers.queue.pop_first()?;
-            match action {
-                Action::CloseNow => timers.close = None,
-                Action::CancelNow(key) | Action::Expire(key) => {
-                    timers.slots.remove(&key);
-                }
+            let Reverse((_, _, target)) = timers.queue.pop()?;
+            if target == CLOSE {
+                timers.close = None;
+                return Some(Action::CloseNow);
             }
-            Some(action)
+            let (_, _, expire) = timers.slots.remove(&target)?;
+            Some(if expire {
+                Action::Expire(target)
+            } else {
+                Action::CancelNow(target)
+            })
         }
 
         /// The driver, after firing what was due, goes to sleep until the
@@ -386,13 +470,13 @@ mod imp {
                 return (None, None);
             };
             let timers = &mut grace.timers;
-            match timers.queue.first_key_value() {
+            match timers.earliest() {
                 None => {
                     timers.driver = false;
                     timers.until = None;
                     (None, timers.waker.take())
                 }
-                Some((&(at, _), _)) => {
+                Some(at) => {
                     timers.until = Some(at);
                     let old = match &timers.waker {
                         Some(stored) if stored.will_wake(waker) => None,

@@ -584,13 +584,14 @@ impl Node {
     }
 
     /// Cancels the task of slot `key` at `deadline`, as having missed it
-    /// (at once if it has passed). A no-op for a task that has finished.
-    pub(crate) fn set_deadline(this: &Arc<Self>, key: usize, deadline: Deadline) {
+    /// (at once if it has `passed`, which the caller read before the lock).
+    /// A no-op for a task that has finished.
+    pub(crate) fn set_deadline(this: &Arc<Self>, key: usize, deadline: Deadline, passed: bool) {
         let mut wakeups = Wakeups::default();
         let mut guard = this.children.lock();
         let slot = &guard.slots[key];
         if slot.linked && !slot.cancelled {
-            if deadline.has_passed() {
+            if passed {
                 cancel_locked(this, &mut guard, key, How::Expire, &mut wakeups);
             } else {
                 arm_locked(
