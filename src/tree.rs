@@ -943,8 +943,8 @@ fn signal_locked(children: &Children, key: usize, stop_seen: bool) -> Signal {
 /// Cancels the task of slot `key` under the lock, if it is still linked (I6).
 /// A finished child's slot (a handle dropped after its result) leaves the
 /// scope's `any_cancelled` fast path untouched. A graceful cancel asks the
-/// task to stop now, and arms a timer (holding a view of the slot, I5) that
-/// cancels it at the deadline.
+/// task to stop now, and arms a timer entry (grace.rs; it names the slot
+/// until the slot's done signal, I5) that cancels it at the deadline.
 fn cancel_locked(
     node: &Arc<Node>,
     children: &mut Children,
