@@ -5,8 +5,9 @@
 //! [`stop_requested`](crate::ScopedSpawner::stop_requested) resolves, but its
 //! future keeps running. The *cancel* proper (the one of GUARANTEES.md, which
 //! starts phase 2) comes when the future has not finished by the deadline:
-//! a timer, armed here after the node lock is released (tree.rs, I3), fires
-//! it. Stop requests travel down the tree level by level (each task is woken
+//! timer entry of the child's scope fires it: one entry per deadline in the
+//! scope's queue, and one driver task per scope serving all of them (see
+//! `Timers` and `Driver`). Stop requests travel down the tree level by level (each task is woken
 //! by its own, and passes it on to its children, with the same deadline,
 //! when it is next polled); cancels travel
 //! down in the usual phase order. So the whole subtree is asked to stop first,
@@ -24,12 +25,14 @@ pub(crate) use none::*;
 
 #[cfg(feature = "tokio")]
 mod imp {
+    use std::cmp::Reverse;
     use std::collections::hash_map::Entry;
-    use std::collections::HashMap;
+    use std::collections::{BinaryHeap, HashMap};
     use std::future::Future;
+    use std::hash::{BuildHasherDefault, Hasher};
     use std::panic::{catch_unwind, AssertUnwindSafe};
     use std::pin::Pin;
-    use std::task::{Context, Poll};
+    use std::task::{Context, Poll, Waker};
     use std::time::Duration;
 
     use tokio::runtime::Handle;
@@ -57,6 +60,14 @@ mod imp {
             }
             .checked_add(grace)
             .unwrap_or_else(far_future);
+            Self { at, timer }
+        }
+
+        /// `grace` from now, timed by `timer`, which is the current runtime
+        /// (as [`current_timer`] returns it): no need to enter it to read
+        /// its clock.
+        pub(crate) fn after_current(grace: Duration, timer: Handle) -> Self {
+            let at = Instant::now().checked_add(grace).unwrap_or_else(far_future);
             Self { at, timer }
         }
 
@@ -136,9 +147,11 @@ mod imp {
         /// earliest for each (a later graceful cancel cannot extend it).
         /// A map, so that setting, reading and forgetting one child's
         /// deadline costs O(1) however many children have one (G9).
-        slots: HashMap<usize, Deadline>,
+        slots: HashMap<usize, Deadline, BuildHasherDefault<KeyHasher>>,
         /// The scope's token, if one was asked for; cancelled on stop.
         token: Option<CancellationToken>,
+        /// The scope's timer entries and its driver.
+        timers: Timers,
     }
 
     impl GraceState {
@@ -208,16 +221,6 @@ mod imp {
             Deadline::earliest(own, grace.children.clone())
         }
 
-        /// Forgets the deadline of slot `key` (its task is done).
-        #[inline]
-        pub(crate) fn forget_slot(&mut self, key: usize) {
-            if let Some(grace) = self.0.as_mut() {
-                if !grace.slots.is_empty() {
-                    grace.slots.remove(&key);
-                }
-            }
-        }
-
         /// The scope's token, made on first use.
         pub(crate) fn token(&mut self) -> CancellationToken {
             self.get_mut()
@@ -233,37 +236,286 @@ mod imp {
         }
     }
 
-    /// What a timer does when its deadline passes.
+    /// What a timer entry does when its deadline passes.
     #[derive(Clone, Copy, Debug)]
     pub(crate) enum Action {
         /// Cancel every child of the node (the end of a graceful close).
         CloseNow,
-        /// Cancel the child in slot `key` (the end of its grace period). The
-        /// timer holds a view of the slot (tree.rs, I5).
+        /// Cancel the child in slot `key` (the end of its grace period).
         CancelNow(usize),
         /// Cancel the child in slot `key` as having missed its deadline.
         Expire(usize),
     }
 
-    /// Timers and tokens collected under a node lock, to be armed and
-    /// cancelled after it is released (I3). Boxed on first use, so that
-    /// the common wake-up carries one null pointer.
+    /// A scope's pending timer entries and the state of its one driver task
+    /// (the timer protocol, see [`Driver`]). Kept under the node's lock, in
+    /// the boxed grace state.
+    ///
+    /// Each target (a slot, or the whole scope for a graceful close) has at
+    /// most one entry, its earliest: the first entry to fire for a target
+    /// cancels it, so a later one could only find nothing left to do. The
+    /// record of a target's entry (`slots`, `close`) is the truth; the heap
+    /// orders entries by deadline and may hold stale ones (of targets that
+    /// finished or got an earlier entry), skipped when they reach its top
+    /// and swept out when they outnumber the live ones. An entry is removed
+    /// when it fires, when its slot sends its done signal (`forget_slot`,
+    /// before the slot can be removed: no entry names a reused key, I5) or,
+    /// for the close, when the scope drains. Arming costs O(log n) (O(1) for
+    /// deadlines that come in order, as equal timeouts do), removing O(1)
+    /// amortised (G9); neither allocates per entry.
+    #[derive(Default)]
+    struct Timers {
+        /// Entries by deadline: `(at, seq, target)`, `seq` unique and in
+        /// arming order, `target` a slot key or [`CLOSE`].
+        queue: BinaryHeap<Reverse<(Instant, u64, usize)>>,
+        /// Each slot's entry: its deadline, `seq` and whether it expires the
+        /// task (a deadline) or cancels it (a grace period's end).
+        slots: HashMap<usize, (Instant, u64, bool), BuildHasherDefault<KeyHasher>>,
+        /// The close entry's deadline and `seq`.
+        close: Option<(Instant, u64)>,
+        seq: u64,
+        /// A driver task exists (or is about to be spawned): set when the
+        /// first entry is armed, cleared by the driver itself when it finds
+        /// no entry left, or when it is dropped unfinished.
+        driver: bool,
+        /// The driver's waker, stored by its last poll.
+        waker: Option<Waker>,
+        /// The deadline the driver sleeps until; `None` while it will read
+        /// the queue again before sleeping (not yet polled, or woken).
+        until: Option<Instant>,
+    }
+
+    /// The target of a whole-scope (close) entry.
+    const CLOSE: usize = usize::MAX;
+
+    /// A hasher for slot keys (small integers, not chosen by users): one
+    /// multiplication, where the default `SipHash` costs a hundred
+    /// instructions per lookup.
+    #[derive(Default)]
+    struct KeyHasher(u64);
+
+    impl Hasher for KeyHasher {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+
+        fn write(&mut self, bytes: &[u8]) {
+            for &byte in bytes {
+                self.0 = (self.0.rotate_left(8) ^ u64::from(byte)).wrapping_mul(K);
+            }
+        }
+
+        fn write_usize(&mut self, key: usize) {
+            self.0 = (key as u64).wrapping_mul(K);
+        }
+    }
+
+    /// 2^64 / the golden ratio (Fibonacci hashing).
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+
+    impl Timers {
+        fn live(&self) -> usize {
+            self.slots.len() + usize::from(self.close.is_some())
+        }
+
+        /// Whether heap entry `(at, seq, target)` is its target's entry.
+        fn is_live(&self, &(_, seq, target): &(Instant, u64, usize)) -> bool {
+            if target == CLOSE {
+                self.close.is_some_and(|(_, s)| s == seq)
+            } else {
+                self.slots.get(&target).is_some_and(|&(_, s, _)| s == seq)
+            }
+        }
+
+        /// A target's entry was dropped from its record. If none is left,
+        /// the heap is cleared and the driver's waker returned, to wake
+        /// after the lock: the driver then ends rather than sleep until a
+        /// deadline that is gone. If stale entries outnumber live ones, they
+        /// are swept out (O(n), after n removals: O(1) amortised).
+        fn removed(&mut self) -> Option<Waker> {
+            let live = self.live();
+            if live == 0 {
+                self.queue.clear();
+                self.until = None;
+                return self.waker.take();
+            }
+            if self.queue.len() > 2 * live + 32 {
+                let mut queue = std::mem::take(&mut self.queue).into_vec();
+                queue.retain(|Reverse(entry)| self.is_live(entry));
+                self.queue = BinaryHeap::from(queue);
+            }
+            None
+        }
+
+        /// Drops stale entries from the top of the heap; the earliest live
+        /// entry's deadline.
+        fn earliest(&mut self) -> Option<Instant> {
+            while let Some(Reverse(top)) = self.queue.peek() {
+                if self.is_live(top) {
+                    return Some(top.0);
+                }
+                self.queue.pop();
+            }
+            None
+        }
+    }
+
+    impl GraceState {
+        /// Arms a timer entry that runs `action` at `deadline`, unless its
+        /// target has an earlier one. Spawns the scope's driver (through
+        /// `later`, after the lock) if it has none; returns the driver's
+        /// waker if it must wake earlier than it sleeps, to wake after the
+        /// lock (I3).
+        pub(crate) fn arm(
+            &mut self,
+            deadline: Deadline,
+            action: Action,
+            node: &Arc<Node>,
+            later: &mut Later,
+        ) -> Option<Waker> {
+            let timers = &mut self.get_mut().timers;
+            let at = deadline.at;
+            let seq = timers.seq;
+            let target = match action {
+                Action::CloseNow => {
+                    if timers.close.is_some_and(|(old, _)| old <= at) {
+                        return None;
+                    }
+                    timers.close = Some((at, seq));
+                    CLOSE
+                }
+                Action::CancelNow(key) | Action::Expire(key) => {
+                    let expire = matches!(action, Action::Expire(_));
+                    match timers.slots.entry(key) {
+                        Entry::Occupied(mut entry) => {
+                            if entry.get().0 <= at {
+                                return None;
+                            }
+                            // The old heap entry is stale from now on.
+                            entry.insert((at, seq, expire));
+                        }
+                        Entry::Vacant(entry) => {
+                            entry.insert((at, seq, expire));
+                        }
+                    }
+                    key
+                }
+            };
+            timers.seq += 1;
+            timers.queue.push(Reverse((at, seq, target)));
+            if !timers.driver {
+                timers.driver = true;
+                timers.until = None;
+                later.inner().drivers.push((deadline.timer, node.clone()));
+                None
+            } else if timers.until.is_some_and(|until| at < until) {
+                timers.until = None;
+                timers.waker.take()
+            } else {
+                None
+            }
+        }
+
+        /// Forgets the deadlines and the timer entry of slot `key` (its task
+        /// is done). Returns the driver's waker if no entry is left.
+        #[inline]
+        pub(crate) fn forget_slot(&mut self, key: usize) -> Option<Waker> {
+            let grace = self.0.as_mut()?;
+            if !grace.slots.is_empty() {
+                grace.slots.remove(&key);
+            }
+            if grace.timers.slots.is_empty() {
+                return None;
+            }
+            grace.timers.slots.remove(&key)?;
+            grace.timers.removed()
+        }
+
+        /// Forgets the close entry (the scope drained). Returns the driver's
+        /// waker if no entry is left.
+        #[inline]
+        pub(crate) fn forget_close(&mut self) -> Option<Waker> {
+            let grace = self.0.as_mut()?;
+            grace.timers.close.take()?;
+            grace.timers.removed()
+        }
+
+        /// Takes the earliest entry due at `now` (any entry if `now` is
+        /// `None`: the driver is gone), forgetting its target's record.
+        pub(crate) fn pop_due(&mut self, now: Option<Instant>) -> Option<Action> {
+            let timers = &mut self.0.as_mut()?.timers;
+            let at = timers.earliest()?;
+            if now.is_some_and(|now| at > now) {
+                return None;
+            }
+            let Reverse((_, _, target)) = timers.queue.pop()?;
+            if target == CLOSE {
+                timers.close = None;
+                return Some(Action::CloseNow);
+            }
+            let (_, _, expire) = timers.slots.remove(&target)?;
+            Some(if expire {
+                Action::Expire(target)
+            } else {
+                Action::CancelNow(target)
+            })
+        }
+
+        /// The driver, after firing what was due, goes to sleep until the
+        /// earliest entry (returned), with `waker` stored to be woken if an
+        /// earlier one is armed; or ends (`None`) if there is none. The
+        /// second value is a waker to drop after the lock (I3).
+        pub(crate) fn driver_sleep(&mut self, waker: &Waker) -> (Option<Instant>, Option<Waker>) {
+            let Some(grace) = self.0.as_mut() else {
+                return (None, None);
+            };
+            let timers = &mut grace.timers;
+            match timers.earliest() {
+                None => {
+                    timers.driver = false;
+                    timers.until = None;
+                    (None, timers.waker.take())
+                }
+                Some(at) => {
+                    timers.until = Some(at);
+                    let old = match &timers.waker {
+                        Some(stored) if stored.will_wake(waker) => None,
+                        _ => timers.waker.replace(waker.clone()),
+                    };
+                    (Some(at), old)
+                }
+            }
+        }
+
+        /// The driver was dropped unfinished: whether it was the scope's
+        /// driver (then it no longer is, and every entry is to fire now).
+        /// The second value is a waker to drop after the lock (I3).
+        pub(crate) fn driver_gone(&mut self) -> (bool, Option<Waker>) {
+            let Some(grace) = self.0.as_mut() else {
+                return (false, None);
+            };
+            let timers = &mut grace.timers;
+            let was = std::mem::take(&mut timers.driver);
+            timers.until = None;
+            (was, timers.waker.take())
+        }
+    }
+
+    /// Drivers to spawn and tokens to cancel, collected under a node lock,
+    /// to be dealt with after it is released (I3). Boxed on first use, so
+    /// that the common wake-up carries one null pointer.
     #[derive(Default)]
     pub(crate) struct Later(Option<Box<LaterInner>>);
 
     #[derive(Default)]
     struct LaterInner {
-        timers: Vec<(Deadline, Arc<Node>, Action)>,
+        drivers: Vec<(Handle, Arc<Node>)>,
         tokens: Vec<CancellationToken>,
     }
 
     impl Later {
         fn inner(&mut self) -> &mut LaterInner {
             self.0.get_or_insert_with(Box::default)
-        }
-
-        pub(crate) fn arm(&mut self, deadline: Deadline, node: Arc<Node>, action: Action) {
-            self.inner().timers.push((deadline, node, action));
         }
 
         pub(crate) fn cancel_token(&mut self, token: Option<CancellationToken>) {
@@ -286,102 +538,93 @@ mod imp {
                 (_, None) => {}
                 (None, Some(theirs)) => self.0 = Some(theirs),
                 (Some(ours), Some(mut theirs)) => {
-                    ours.timers.append(&mut theirs.timers);
+                    ours.drivers.append(&mut theirs.drivers);
                     ours.tokens.append(&mut theirs.tokens);
                 }
             }
         }
 
-        /// Arms the timers and cancels the tokens (no lock held).
+        /// Spawns the drivers and cancels the tokens (no lock held).
         pub(crate) fn run(self) {
             let Some(inner) = self.0 else { return };
             for token in inner.tokens {
                 token.cancel();
             }
-            for (deadline, node, action) in inner.timers {
-                arm(deadline, node, action);
+            for (timer, node) in inner.drivers {
+                // A runtime that has shut down drops the driver at once,
+                // which fires its node's entries (`Drop for Driver`). The
+                // join handle is dropped here, with no lock held.
+                drop(timer.spawn(Driver {
+                    node,
+                    sleep: None,
+                    finished: false,
+                }));
             }
         }
     }
 
-    /// Spawns the timer of `action` on its deadline's runtime. If the timer
-    /// cannot be made (the runtime has no time driver, which `check_timer`
-    /// ruled out when the deadline was set) or is dropped before
-    /// it fires (the runtime shut down), the action runs at once: a grace
-    /// period may be cut short, but no task is left waiting for a cancel
-    /// that never comes.
-    fn arm(deadline: Deadline, node: Arc<Node>, action: Action) {
-        let mut timer = Timer {
-            node: Some(node),
-            action,
-            sleep: None,
-        };
-        if deadline.has_passed() {
-            timer.fire();
-            return;
-        }
-        let made = {
-            let _entered = deadline.timer.enter();
-            catch_unwind(AssertUnwindSafe(|| tokio::time::sleep_until(deadline.at)))
-        };
-        match made {
-            Ok(sleep) => {
-                timer.sleep = Some(Box::pin(sleep));
-                drop(deadline.timer.spawn(timer));
-            }
-            Err(panic) => {
-                crate::task::drop_panic(panic);
-                timer.fire();
-            }
-        }
-    }
-
-    /// The task that waits for a deadline. It ends early once there is
-    /// nothing left to cancel.
-    struct Timer {
-        node: Option<Arc<Node>>,
-        action: Action,
+    /// A scope's one timer task: sleeps until the earliest entry of the
+    /// node's [`Timers`], fires every entry that is due (`Node::poll_timers`,
+    /// which holds the lock), and sleeps again, with its `Sleep` reset to
+    /// the next one; it ends when no entry is left (it is woken for that).
+    /// It holds the node, not the other way round: the node holds only its
+    /// waker, taken when the queue empties, so no cycle outlives the entries.
+    ///
+    /// If its `Sleep` cannot be made, or it is dropped unfinished (its
+    /// runtime shut down), every entry fires at once: a grace period may be
+    /// cut short, but no task is left waiting for a cancel that never comes.
+    struct Driver {
+        node: Arc<Node>,
         sleep: Option<Pin<Box<Sleep>>>,
+        /// It ended by finding the queue empty (`driver` already cleared).
+        finished: bool,
     }
 
-    impl Timer {
-        /// Runs the action (once).
-        fn fire(&mut self) {
-            if let Some(node) = self.node.take() {
-                Node::timer_fired(&node, self.action);
-            }
-        }
-    }
-
-    impl Future for Timer {
+    impl Future for Driver {
         type Output = ();
 
         fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
             let this = &mut *self;
-            let Some(node) = this.node.as_ref() else {
-                return Poll::Ready(());
-            };
-            if node.poll_timer_moot(this.action, cx.waker()) {
-                // Nothing left to cancel: let go of the node (and the view).
-                if let Some(node) = this.node.take() {
-                    Node::timer_moot(&node, this.action);
-                }
+            if this.finished {
                 return Poll::Ready(());
             }
-            if let Some(sleep) = this.sleep.as_mut() {
+            loop {
+                let Some(next) = Node::poll_timers(&this.node, Instant::now(), cx.waker()) else {
+                    this.finished = true;
+                    return Poll::Ready(());
+                };
+                let sleep = match this.sleep.as_mut() {
+                    Some(sleep) => {
+                        if sleep.deadline() != next {
+                            sleep.as_mut().reset(next);
+                        }
+                        sleep
+                    }
+                    None => {
+                        let made =
+                            catch_unwind(AssertUnwindSafe(|| tokio::time::sleep_until(next)));
+                        match made {
+                            Ok(sleep) => this.sleep.insert(Box::pin(sleep)),
+                            Err(panic) => {
+                                // Unfinished: the drop fires every entry.
+                                crate::task::drop_panic(panic);
+                                return Poll::Ready(());
+                            }
+                        }
+                    }
+                };
                 if sleep.as_mut().poll(cx).is_pending() {
                     return Poll::Pending;
                 }
             }
-            this.fire();
-            Poll::Ready(())
         }
     }
 
-    impl Drop for Timer {
+    impl Drop for Driver {
         fn drop(&mut self) {
-            // Dropped unfired (its runtime shut down): cancel now.
-            self.fire();
+            if !self.finished {
+                Node::timers_dropped(&self.node);
+            }
         }
     }
 }
@@ -420,7 +663,23 @@ mod none {
             None
         }
 
-        pub(crate) fn forget_slot(&mut self, _: usize) {}
+        pub(crate) fn forget_slot(&mut self, _: usize) -> Option<std::task::Waker> {
+            None
+        }
+
+        pub(crate) fn forget_close(&mut self) -> Option<std::task::Waker> {
+            None
+        }
+
+        pub(crate) fn arm(
+            &mut self,
+            deadline: Deadline,
+            _: Action,
+            _: &crate::loom::Arc<crate::tree::Node>,
+            _: &mut Later,
+        ) -> Option<std::task::Waker> {
+            match deadline {}
+        }
     }
 
     #[derive(Clone, Copy, Debug)]
@@ -434,15 +693,6 @@ mod none {
     pub(crate) struct Later;
 
     impl Later {
-        pub(crate) fn arm(
-            &mut self,
-            deadline: Deadline,
-            _: crate::loom::Arc<crate::tree::Node>,
-            _: Action,
-        ) {
-            match deadline {}
-        }
-
         pub(crate) fn is_empty(&self) -> bool {
             true
         }

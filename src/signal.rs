@@ -271,7 +271,7 @@ impl CancelSender {
     /// ```
     pub fn cancel_with_grace(&self, grace: std::time::Duration) -> Result<(), crate::TimerError> {
         if let Some((slot, timer)) = self.timed()? {
-            let deadline = crate::grace::Deadline::after(grace, timer);
+            let deadline = crate::grace::Deadline::after_current(grace, timer);
             Node::cancel_gracefully(&slot.node, slot.key, deadline);
         }
         Ok(())
@@ -304,7 +304,8 @@ impl CancelSender {
     pub fn set_deadline(&self, deadline: tokio::time::Instant) -> Result<(), crate::TimerError> {
         if let Some((slot, timer)) = self.timed()? {
             let deadline = crate::grace::Deadline::at(deadline, timer);
-            Node::set_deadline(&slot.node, slot.key, deadline);
+            let passed = deadline.has_passed();
+            Node::set_deadline(&slot.node, slot.key, deadline, passed);
         }
         Ok(())
     }
@@ -331,8 +332,8 @@ impl CancelSender {
     /// ```
     pub fn set_timeout(&self, timeout: std::time::Duration) -> Result<(), crate::TimerError> {
         if let Some((slot, timer)) = self.timed()? {
-            let deadline = crate::grace::Deadline::after(timeout, timer);
-            Node::set_deadline(&slot.node, slot.key, deadline);
+            let deadline = crate::grace::Deadline::after_current(timeout, timer);
+            Node::set_deadline(&slot.node, slot.key, deadline, timeout.is_zero());
         }
         Ok(())
     }

@@ -27,9 +27,11 @@
 //!   it reach zero takes the waiters and the orphan continuation (G1, G2).
 //!   Checked by `g1_containment.rs`, `g2_upward_order.rs`.
 //! - **I5** A slot is removed only when it is no longer linked *and* no view
-//!   (cancel sender, cancel receiver, timer) refers to it (`refs == 0`), so a
-//!   key is never reused while anyone can still name it (no ABA: a stale view
-//!   cannot cancel a later child, G3, G4).
+//!   (cancel sender, cancel receiver) refers to it (`refs == 0`), so a key is
+//!   never reused while anyone can still name it (no ABA: a stale view cannot
+//!   cancel a later child, G3, G4). A timer entry (grace.rs) names a slot
+//!   without a view: it is removed when the slot's done signal unlinks it
+//!   (`Link::done_with`), before the slot can go.
 //!   Checked by `i5_no_key_reuse.rs`.
 //! - **I6** A slot's `cancelled` flag only goes from false to true; the task
 //!   reads it under the lock before every poll of its future and stores its
@@ -59,8 +61,8 @@
 //!   executor dropped that task before its termination finished; it is taken
 //!   by whoever brings `live` to zero.
 //! - `Children::foreign` holds, by slot key, the wakers of cancel receivers
-//!   polled from another task than the slot's own and of the slot's timers
-//!   (`poll_cancel_receiver`, `poll_timer_moot`); a slot's wakers are taken
+//!   polled from another task than the slot's own (`poll_cancel_receiver`);
+//!   a slot's wakers are taken
 //!   by whoever cancels it, asks it to stop or sends its done signal, and all
 //!   of them by a close or a stop request of the scope.
 //! - `Children::stop_waiters` holds one entry per `StopRequested` future or
@@ -144,8 +146,7 @@ struct Children {
     /// The owner's remaining termination, if its wrapper was dropped early.
     orphan: Option<Orphan>,
     /// Wakers of cancel receivers polled from a task other than the one that
-    /// owns the slot, and of slot timers, by slot key. Rarely used: boxed on
-    /// first use.
+    /// owns the slot, by slot key. Rarely used: boxed on first use.
     foreign: Foreign,
     /// Fail-fast: the first child failure cancels the scope (I7).
     fail_fast: bool,
@@ -158,8 +159,9 @@ struct Children {
     /// `StopRequested` futures (and token watchers) waiting for `stop`, one
     /// entry each (the future keeps its key). Boxed on first use.
     stop_waiters: StopWaiters,
-    /// Grace periods, deadlines and the scope's cancellation token
-    /// (grace.rs; empty without the `tokio` feature).
+    /// Grace periods, deadlines, the scope's timer entries and the state of
+    /// its timer task, and its cancellation token (grace.rs; empty without
+    /// the `tokio` feature).
     grace: GraceState,
     /// The owner task's slot in its own parent, if this is a task's scope:
     /// a fail-fast failure cancels the owner too (I7). It holds no view of
@@ -241,7 +243,7 @@ enum How {
 pub(crate) struct Wakeups {
     first: Option<Waker>,
     rest: Vec<Waker>,
-    /// Timers to arm and tokens to cancel (grace.rs).
+    /// Timer tasks to spawn and tokens to cancel (grace.rs).
     later: Later,
 }
 
@@ -315,8 +317,9 @@ impl Wakeups {
 
     #[inline(never)]
     fn wake_slow(mut self) {
-        // Cancelling a token wakes its waiters; arming a timer may run its
-        // action at once, which wakes in turn: both after the lock (I3).
+        // Cancelling a token wakes its waiters; spawning a timer task may
+        // drop it at once (its runtime shut down), which fires its entries
+        // and wakes in turn: both after the lock (I3).
         let later = std::mem::take(&mut self.later);
         self.wake_wakers();
         if !later.is_empty() {
@@ -586,15 +589,25 @@ impl Node {
         wakeups.wake();
     }
 
-    /// Cancels the task of slot `key` at `deadline`, as having missed it.
+    /// Cancels the task of slot `key` at `deadline`, as having missed it
+    /// (at once if it has `passed`, which the caller read before the lock).
     /// A no-op for a task that has finished.
-    pub(crate) fn set_deadline(this: &Arc<Self>, key: usize, deadline: Deadline) {
+    pub(crate) fn set_deadline(this: &Arc<Self>, key: usize, deadline: Deadline, passed: bool) {
         let mut wakeups = Wakeups::default();
         let mut guard = this.children.lock();
         let slot = &guard.slots[key];
         if slot.linked && !slot.cancelled {
-            let action = Action::Expire(key);
-            arm_slot_timer(this, &mut guard, key, deadline, action, &mut wakeups);
+            if passed {
+                cancel_locked(this, &mut guard, key, How::Expire, &mut wakeups);
+            } else {
+                arm_locked(
+                    this,
+                    &mut guard,
+                    deadline,
+                    Action::Expire(key),
+                    &mut wakeups,
+                );
+            }
         }
         drop(guard);
         wakeups.wake();
@@ -736,58 +749,46 @@ impl Node {
         token
     }
 
-    /// A timer's deadline passed: run its action (grace.rs).
-    pub(crate) fn timer_fired(this: &Arc<Self>, action: Action) {
+    /// The scope's timer task (grace.rs, `Driver`) is polled at `now`:
+    /// fires every entry that is due, in one critical section, then returns
+    /// the deadline of the next one (with `waker` stored, to be woken if an
+    /// earlier one is armed), or `None` if none is left and the task ends.
+    /// The cancelled tasks are woken after the lock is released (I3).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn poll_timers(
+        this: &Arc<Self>,
+        now: tokio::time::Instant,
+        waker: &Waker,
+    ) -> Option<tokio::time::Instant> {
         let mut wakeups = Wakeups::default();
         let mut guard = this.children.lock();
-        let removed = match action {
-            Action::CloseNow => {
-                close_locked(this, &mut guard, Close::Now, &mut wakeups);
-                None
-            }
-            Action::CancelNow(key) => {
-                cancel_locked(this, &mut guard, key, How::Now, &mut wakeups);
-                release_locked(&mut guard, key)
-            }
-            Action::Expire(key) => {
-                cancel_locked(this, &mut guard, key, How::Expire, &mut wakeups);
-                release_locked(&mut guard, key)
-            }
-        };
-        drop(guard);
-        drop(removed);
-        wakeups.wake();
-    }
-
-    /// Whether a timer has nothing left to do (the scope drained, the child
-    /// finished or was cancelled); if not, stores `waker` to be woken when
-    /// that may have changed.
-    pub(crate) fn poll_timer_moot(&self, action: Action, waker: &Waker) -> bool {
-        let mut guard = self.children.lock();
         let children = &mut *guard;
-        match action {
-            Action::CloseNow => {
-                if children.live == 0 {
-                    return true;
-                }
-                children.waiters.push_unique(waker);
-            }
-            Action::CancelNow(key) | Action::Expire(key) => {
-                let slot = &children.slots[key];
-                if !slot.linked || slot.cancelled {
-                    return true;
-                }
-                children.foreign.register(key, waker);
-            }
+        while let Some(action) = children.grace.pop_due(Some(now)) {
+            fire_locked(this, children, action, &mut wakeups);
         }
-        false
+        let (next, replaced) = children.grace.driver_sleep(waker);
+        drop(guard);
+        drop(replaced);
+        wakeups.wake();
+        next
     }
 
-    /// A timer that had nothing left to do lets go of its slot view.
-    pub(crate) fn timer_moot(this: &Arc<Self>, action: Action) {
-        if let Action::CancelNow(key) | Action::Expire(key) = action {
-            Self::release(this, key, false);
+    /// The scope's timer task was dropped unfinished (its runtime shut
+    /// down): every entry fires now, rather than never.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn timers_dropped(this: &Arc<Self>) {
+        let mut wakeups = Wakeups::default();
+        let mut guard = this.children.lock();
+        let children = &mut *guard;
+        let (was_driver, stale) = children.grace.driver_gone();
+        if was_driver {
+            while let Some(action) = children.grace.pop_due(None) {
+                fire_locked(this, children, action, &mut wakeups);
+            }
         }
+        drop(guard);
+        drop(stale);
+        wakeups.wake();
     }
 
     /// Whether the scope has been closed and every child has sent its done
@@ -948,8 +949,8 @@ fn signal_locked(children: &Children, key: usize, stop_seen: bool) -> Signal {
 /// Cancels the task of slot `key` under the lock, if it is still linked (I6).
 /// A finished child's slot (a handle dropped after its result) leaves the
 /// scope's `any_cancelled` fast path untouched. A graceful cancel asks the
-/// task to stop now, and arms a timer (holding a view of the slot, I5) that
-/// cancels it at the deadline.
+/// task to stop now, and arms a timer entry (grace.rs; it names the slot
+/// until the slot's done signal, I5) that cancels it at the deadline.
 fn cancel_locked(
     node: &Arc<Node>,
     children: &mut Children,
@@ -981,8 +982,7 @@ fn cancel_locked(
             wakeups.extend(slot.waker.take());
             if let Some(deadline) = timer {
                 children.grace.set_slot(key, deadline.clone());
-                let action = Action::CancelNow(key);
-                arm_slot_timer(node, children, key, deadline, action, wakeups);
+                arm_locked(node, children, deadline, Action::CancelNow(key), wakeups);
             }
         }
         None => {
@@ -1012,7 +1012,7 @@ fn close_locked(node: &Arc<Node>, children: &mut Children, how: Close, wakeups: 
             stop_children_locked(children, wakeups);
             children.grace.set_children(Some(deadline.clone()));
             if children.live > 0 {
-                wakeups.later.arm(deadline, node.clone(), Action::CloseNow);
+                arm_locked(node, children, deadline, Action::CloseNow, wakeups);
             }
         }
         None => {
@@ -1050,18 +1050,31 @@ fn stop_children_locked(children: &mut Children, wakeups: &mut Wakeups) {
     }
 }
 
-/// Arms a timer that runs `action` on slot `key` at `deadline`, holding a
-/// view of the slot (I5) that the timer releases when it is done.
-fn arm_slot_timer(
+/// Arms a timer entry that runs `action` at `deadline` (grace.rs): the
+/// scope's timer task is spawned, or woken to sleep less, after the lock
+/// (I3).
+fn arm_locked(
     node: &Arc<Node>,
     children: &mut Children,
-    key: usize,
     deadline: Deadline,
     action: Action,
     wakeups: &mut Wakeups,
 ) {
-    children.slots[key].refs += 1;
-    wakeups.later.arm(deadline, node.clone(), action);
+    let waker = children
+        .grace
+        .arm(deadline, action, node, &mut wakeups.later);
+    wakeups.extend(waker);
+}
+
+/// Runs a timer entry's action under the lock: the cancel proper of a
+/// graceful cancel, a deadline's cancel, or the end of a graceful close.
+#[cfg(feature = "tokio")]
+fn fire_locked(node: &Arc<Node>, children: &mut Children, action: Action, wakeups: &mut Wakeups) {
+    match action {
+        Action::CloseNow => close_locked(node, children, Close::Now, wakeups),
+        Action::CancelNow(key) => cancel_locked(node, children, key, How::Now, wakeups),
+        Action::Expire(key) => cancel_locked(node, children, key, How::Expire, wakeups),
+    }
 }
 
 /// Marks the scope as asked to stop, under its lock: its stop waiters and
@@ -1094,7 +1107,7 @@ fn release_locked(children: &mut Children, key: usize) -> Option<Slot> {
 }
 
 /// The wakers waiting on a slot from outside its task (`Children::foreign`):
-/// cancel receivers polled by another task, and the slot's timers. Keyed by
+/// cancel receivers polled by another task. Keyed by
 /// slot, so that registering a waker and taking a slot's wakers cost O(1)
 /// whatever the number of slots with wakers (G9); the duplicate check scans
 /// only the wakers of one slot, which are few. A slot's entry is taken when
@@ -1205,9 +1218,10 @@ impl Link {
         };
         let mut wakeups = Wakeups::default();
         children_ref.foreign.take(Some(self.key), &mut wakeups);
-        children_ref.grace.forget_slot(self.key);
+        wakeups.extend(children_ref.grace.forget_slot(self.key));
         children_ref.live -= 1;
         let orphan = if children_ref.live == 0 {
+            wakeups.extend(children_ref.grace.forget_close());
             wakeups.append(&mut children_ref.waiters);
             children_ref.orphan.take()
         } else {
