@@ -117,12 +117,26 @@ mod imp {
     ///
     /// [`TimerError::NoTimeDriver`].
     pub(crate) fn check_timer(handle: Handle) -> Result<Handle, TimerError> {
+        // The last runtime this thread found a time driver on: the check
+        // (about 290 instructions) is made once per runtime and thread, not
+        // per deadline. Runtime ids are never reused within a process.
+        std::thread_local! {
+            static TIMED: std::cell::Cell<Option<tokio::runtime::Id>> =
+                const { std::cell::Cell::new(None) };
+        }
+        let id = handle.id();
+        if TIMED.with(|timed| timed.get() == Some(id)) {
+            return Ok(handle);
+        }
         let made = {
             let _entered = handle.enter();
             catch_unwind(|| drop(tokio::time::sleep(Duration::ZERO)))
         };
         match made {
-            Ok(()) => Ok(handle),
+            Ok(()) => {
+                TIMED.with(|timed| timed.set(Some(id)));
+                Ok(handle)
+            }
             Err(panic) => {
                 crate::task::drop_panic(panic);
                 Err(TimerError::NoTimeDriver)
