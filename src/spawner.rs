@@ -264,7 +264,16 @@ where
     /// [`SpawnError::Terminated`].
     ///
     /// The scope is closed and the children cancelled when `shutdown` is
-    /// called, not when the future is first polled.
+    /// called, not when the future is first polled. If the scope has a
+    /// grace period ([`set_grace_period`](Self::set_grace_period)) the
+    /// cancel is graceful.
+    ///
+    /// Shutting down again escalates, as a second Ctrl-C should: after a
+    /// [`shutdown_with_grace`](Self::shutdown_with_grace), a `shutdown`
+    /// cancels the children still running at once (on a scope without a
+    /// grace period of its own; with one, by that period from now, if it
+    /// ends first). `shutdown_with_grace(Duration::ZERO)` always cancels at
+    /// once.
     ///
     /// # Cancel safety
     ///
@@ -285,7 +294,7 @@ where
     /// # }
     /// ```
     pub fn shutdown(&self) -> Shutdown {
-        Node::close(&self.raw.node).wake();
+        Node::shutdown(&self.raw.node).wake();
         Shutdown {
             node: self.raw.node.clone(),
         }

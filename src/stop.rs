@@ -147,6 +147,10 @@ where
     /// resolves when every child has terminated.
     ///
     /// The scope is closed and the stop requests sent when this is called.
+    /// Called again with a shorter grace period (or after it, a plain
+    /// [`shutdown`](Self::shutdown)), the earlier deadline wins; a longer
+    /// one does not extend the first. `Duration::MAX` waits as long as the
+    /// children take (the cancel would come some 30 years later).
     ///
     /// # Errors
     ///

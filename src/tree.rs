@@ -634,8 +634,17 @@ impl Node {
         Self::close_how(this, Close::Default(None))
     }
 
+    /// `shutdown()`: closes the scope as [`close`](Self::close) does; on a
+    /// scope closed already, escalates: the children are cancelled by the
+    /// scope's own grace period from now if that comes before the deadline
+    /// they have, and at once if the scope has none (the "second Ctrl-C").
+    pub(crate) fn shutdown(this: &Arc<Self>) -> Wakeups {
+        Self::close_how(this, Close::Shutdown)
+    }
+
     /// Closes the scope, and cancels every child gracefully with `deadline`
-    /// (or the scope's own, if earlier).
+    /// (or the scope's own, if earlier). On a scope closed already, an
+    /// earlier deadline than the one its children have wins.
     pub(crate) fn close_gracefully(this: &Arc<Self>, deadline: Deadline) -> Wakeups {
         Self::close_how(this, Close::Default(Some(deadline)))
     }
@@ -928,6 +937,10 @@ enum Close {
     /// By the scope's grace rules (its grace period, the deadline its owner
     /// was asked to stop with), or by the given deadline if earlier.
     Default(Option<Deadline>),
+    /// `shutdown()`: as `Default(None)` on an open scope; on a closed one,
+    /// the children are cancelled by the scope's grace period from now if
+    /// that is earlier than the deadline they have, or at once.
+    Shutdown,
     /// Every child cancelled at once (a graceful close's deadline passed).
     Now,
 }
@@ -1002,6 +1015,11 @@ fn close_locked(node: &Arc<Node>, children: &mut Children, how: Close, wakeups: 
         // Closed before, and no deadline given: nothing new to do.
         Close::Default(None) if children.closed => return,
         Close::Default(given) => children.grace.for_close(given),
+        // Closed before: the scope's own grace period from now, or at once.
+        // An earlier deadline the children have stays (set_children and
+        // the timer keep the earliest).
+        Close::Shutdown if children.closed => children.grace.for_cancel(),
+        Close::Shutdown => children.grace.for_close(None),
         Close::Now => None,
     };
     node.mark_cancelling();

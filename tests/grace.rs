@@ -634,3 +634,97 @@ async fn a_stop_request_reaches_the_children_of_a_draining_block() {
     signals.done_receiver.await;
     assert_eq!(at(start), 0, "the grace period was not waited out");
 }
+
+// Escalating a shutdown (the "second Ctrl-C").
+
+/// A task that ignores stop requests; its future's drop is logged.
+fn stubborn(root: &ScopedSpawner<tasktree::TokioSpawner>, log: &Log) {
+    root.spawn_future(common::pend(log, "task", None), log.done("task"))
+        .unwrap();
+}
+
+/// A plain `shutdown()` during a long grace period cancels at once, and
+/// resolves without waiting the grace period out.
+#[tokio::test(start_paused = true)]
+async fn a_plain_shutdown_during_a_grace_period_cancels_at_once() {
+    let log = Log::new();
+    let start = Instant::now();
+    let root = ScopedSpawner::tokio();
+    stubborn(&root, &log);
+    drop(root.shutdown_with_grace(Duration::from_secs(60)).unwrap());
+    tokio::task::yield_now().await;
+    assert!(log.entries().is_empty(), "asked to stop, not cancelled");
+    root.shutdown().await;
+    assert_eq!(at(start), 0, "cancelled at once, not after 60 s");
+    log.assert_exact(&["task future dropped", "task done"]);
+}
+
+/// A later, shorter graceful shutdown wins; a later, longer one does not
+/// extend the first.
+#[tokio::test(start_paused = true)]
+async fn the_earlier_of_two_graceful_shutdowns_wins() {
+    let (log, start) = (Log::new(), Instant::now());
+    let root = ScopedSpawner::tokio();
+    stubborn(&root, &log);
+    drop(root.shutdown_with_grace(Duration::from_secs(60)).unwrap());
+    root.shutdown_with_grace(Duration::from_secs(1))
+        .unwrap()
+        .await;
+    assert_eq!(at(start), 1_000);
+
+    let (log, start) = (Log::new(), Instant::now());
+    let root = ScopedSpawner::tokio();
+    stubborn(&root, &log);
+    drop(root.shutdown_with_grace(Duration::from_secs(1)).unwrap());
+    root.shutdown_with_grace(Duration::from_secs(60))
+        .unwrap()
+        .await;
+    assert_eq!(at(start), 1_000);
+    log.assert_exact(&["task future dropped", "task done"]);
+}
+
+/// On a scope with a grace period of its own, `shutdown()` means "cancel
+/// with that grace period": a second one changes nothing, and
+/// `shutdown_with_grace(Duration::ZERO)` cancels at once.
+#[tokio::test(start_paused = true)]
+async fn a_scope_with_a_grace_period_escalates_with_a_zero_grace() {
+    let (log, start) = (Log::new(), Instant::now());
+    let root = ScopedSpawner::tokio();
+    root.set_grace_period(Some(Duration::from_secs(10)))
+        .unwrap();
+    stubborn(&root, &log);
+    drop(root.shutdown());
+    sleep(Duration::from_secs(1)).await;
+    root.shutdown().await;
+    assert_eq!(at(start), 10_000, "the first shutdown's deadline holds");
+    log.assert_exact(&["task future dropped", "task done"]);
+
+    let (log, start) = (Log::new(), Instant::now());
+    let root = ScopedSpawner::tokio();
+    root.set_grace_period(Some(Duration::from_secs(10)))
+        .unwrap();
+    stubborn(&root, &log);
+    drop(root.shutdown());
+    sleep(Duration::from_secs(1)).await;
+    root.shutdown_with_grace(Duration::ZERO).unwrap().await;
+    assert_eq!(at(start), 1_000, "cancelled at once");
+    log.assert_exact(&["task future dropped", "task done"]);
+}
+
+/// `Duration::MAX` as the grace period: the cancel does not come (in
+/// practice); the shutdown waits as long as the children take.
+#[tokio::test(start_paused = true)]
+async fn a_grace_period_of_duration_max_waits_for_the_children() {
+    let root = ScopedSpawner::tokio();
+    let thousand_days = Duration::from_secs(1_000 * 86_400);
+    let handle = root
+        .spawn_task(async move {
+            sleep(thousand_days).await;
+            "finished"
+        })
+        .unwrap();
+    let start = Instant::now();
+    root.shutdown_with_grace(Duration::MAX).unwrap().await;
+    assert_eq!(start.elapsed(), thousand_days);
+    assert_eq!(handle.await.unwrap(), "finished");
+}
