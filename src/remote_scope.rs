@@ -45,7 +45,7 @@ use std::future::Future;
 
 use crate::loom::Arc;
 use crate::signal::{
-    CancelReceiver, CancelSender, ChildSignals, DoneReceiver, DoneSender, ParentSignals, Shared,
+    CancelReceiver, CancelSender, ChildSignals, DoneReceiver, DoneSender, ParentSignals,
 };
 use crate::tree::Node;
 use crate::SpawnError;
@@ -150,20 +150,21 @@ impl RawScopedSpawn for RemoteSpawner {
         let cancel_receiver = CancelReceiver::new(link.node.clone(), link.key);
         Ok(ChildSignals {
             cancel_receiver,
-            done_sender: DoneSender::new(link, None),
+            done_sender: DoneSender::new(link),
         })
     }
 
     fn spawn_raw_with_signal(&self) -> Result<(ParentSignals, ChildSignals), SpawnError> {
-        let link = Node::register(&self.node, 2)?;
-        let shared = Arc::new(Shared::new());
+        // Three views of the new slot: the cancel sender, the done receiver
+        // and the cancel receiver (tree.rs, I5).
+        let link = Node::register(&self.node, 3)?;
         let parent = ParentSignals {
             cancel_sender: CancelSender::new(link.node.clone(), link.key),
-            done_receiver: DoneReceiver::new(shared.clone()),
+            done_receiver: DoneReceiver::new(link.node.clone(), link.key),
         };
         let child = ChildSignals {
             cancel_receiver: CancelReceiver::new(link.node.clone(), link.key),
-            done_sender: DoneSender::new(link, Some(shared)),
+            done_sender: DoneSender::new(link),
         };
         Ok((parent, child))
     }
@@ -252,8 +253,7 @@ impl RemoteScope {
         // The task reads the cancel flag through its link; the receiver's
         // reference to the slot is not needed any more.
         drop(cancel_receiver);
-        let (link, shared) = done_sender.into_parts();
-        ScopedTask::new(link, self.node.take(), fut, done, shared)
+        ScopedTask::new(done_sender.into_link(), self.node.take(), fut, done)
     }
 }
 

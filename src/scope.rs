@@ -23,7 +23,7 @@ use pin_project_lite::pin_project;
 use crate::handle::TaskHandle;
 use crate::loom::Arc;
 use crate::remote_scope::RemoteSpawner;
-use crate::signal::{Outcome, Shared};
+use crate::signal::{CancelSender, Outcome, Shared};
 use crate::task::{drop_contained, drop_panic, terminate_block, Absent};
 use crate::tree::{finish_chain, Failure, Link, Node, Signal};
 use crate::{FailurePolicy, ScopedSpawn, ScopedSpawner, SpawnError};
@@ -744,10 +744,10 @@ where
             key,
             shared: cell,
         };
-        let sender = self
+        let key = self
             .spawner
-            .spawn_child(report, Absent, || (), Some(shared.clone()))?;
-        let sender = sender.expect("a sender was registered with the done cell");
+            .spawn_child(report, Absent, || (), Some(shared.clone()), 1)?;
+        let sender = CancelSender::new(self.spawner.as_raw_node().clone(), key);
         Ok(TaskHandle::new(sender, shared))
     }
 }

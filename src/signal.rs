@@ -1,11 +1,15 @@
 //! The signals between a parent and a child: views onto the child's slot in
-//! the parent's scope (tree.rs), plus one shared cell for the done signal.
+//! the parent's scope (tree.rs), plus, for a typed handle, a cell that
+//! carries the child's outcome.
 //!
 //! A parent holds the [`CancelSender`] and the [`DoneReceiver`]
 //! ([`ParentSignals`]); a child holds the [`CancelReceiver`] and the
 //! [`DoneSender`] ([`ChildSignals`]). None of them is a channel: the cancel
 //! pair is the slot's `cancelled` flag and the child's stored waker, the done
-//! pair a small cell that the child completes in phase 6.
+//! pair the slot's `linked` flag, which the child's done signal clears in
+//! phase 6 under the parent's lock (the receiver's waker waits among the
+//! slot's foreign wakers). Only a [`TaskHandle`](crate::TaskHandle), which
+//! takes a value, has a cell of its own ([`Shared`]).
 
 use std::any::Any;
 use std::fmt;
@@ -534,24 +538,18 @@ impl fmt::Debug for CancelReceiver {
 /// ```
 pub struct DoneSender {
     link: Option<Link>,
-    shared: Option<Arc<Shared<()>>>,
 }
 
 impl DoneSender {
-    pub(crate) fn new(link: Link, shared: Option<Arc<Shared<()>>>) -> Self {
-        Self {
-            link: Some(link),
-            shared,
-        }
+    pub(crate) fn new(link: Link) -> Self {
+        Self { link: Some(link) }
     }
 
-    /// Takes the link and the done cell out, for the wrapper to own.
-    pub(crate) fn into_parts(mut self) -> (Link, Option<Arc<Shared<()>>>) {
-        let link = self
-            .link
+    /// Takes the link out, for the wrapper to own.
+    pub(crate) fn into_link(mut self) -> Link {
+        self.link
             .take()
-            .expect("a DoneSender holds its link until dropped");
-        (link, self.shared.take())
+            .expect("a DoneSender holds its link until dropped")
     }
 }
 
@@ -560,8 +558,7 @@ impl SignalSender for DoneSender {}
 impl Drop for DoneSender {
     fn drop(&mut self) {
         if let Some(link) = self.link.take() {
-            let shared = self.shared.take();
-            signal_done(link, shared.as_deref(), Some(Outcome::Cancelled));
+            signal_done::<()>(link, None, Some(Outcome::Cancelled));
         }
     }
 }
@@ -606,12 +603,15 @@ impl fmt::Debug for DoneSender {
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct DoneReceiver {
-    shared: Arc<Shared<()>>,
+    slot: SlotRef,
 }
 
 impl DoneReceiver {
-    pub(crate) fn new(shared: Arc<Shared<()>>) -> Self {
-        Self { shared }
+    /// A view of slot `key`; the caller has counted it in the slot's `refs`.
+    pub(crate) fn new(node: Arc<Node>, key: usize) -> Self {
+        Self {
+            slot: SlotRef::new(node, key),
+        }
     }
 
     /// Whether the child's termination is complete.
@@ -630,7 +630,7 @@ impl DoneReceiver {
     /// # }
     /// ```
     pub fn is_done(&self) -> bool {
-        self.shared.is_complete()
+        self.slot.node.is_done(self.slot.key)
     }
 }
 
@@ -638,11 +638,17 @@ impl Future for DoneReceiver {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.shared.poll_complete(cx.waker())
+        self.slot.node.poll_done(self.slot.key, cx.waker())
     }
 }
 
 impl SignalReceiver for DoneReceiver {}
+
+impl Drop for DoneReceiver {
+    fn drop(&mut self) {
+        Node::release(&self.slot.node, self.slot.key, false);
+    }
+}
 
 impl fmt::Debug for DoneReceiver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -708,7 +714,7 @@ pub(crate) enum Outcome<T> {
     Failed,
 }
 
-/// The done cell shared by a child and its observers: the outcome, set in
+/// The done cell shared by a child and its typed handle: the outcome, set in
 /// phase 2, and the done flag, set in phase 6 (G1).
 pub(crate) struct Shared<T> {
     state: Mutex<SharedState<T>>,
@@ -785,19 +791,6 @@ impl<T> Shared<T> {
 
     pub(crate) fn is_complete(&self) -> bool {
         self.state.lock().complete
-    }
-
-    pub(crate) fn poll_complete(&self, waker: &Waker) -> Poll<()> {
-        let _replaced;
-        let mut state = self.state.lock();
-        if state.complete {
-            return Poll::Ready(());
-        }
-        match &state.waker {
-            Some(stored) if stored.will_wake(waker) => {}
-            _ => _replaced = state.waker.replace(waker.clone()),
-        }
-        Poll::Pending
     }
 
     /// Ready with the outcome once the termination is complete (`None` if

@@ -231,8 +231,8 @@ where
         Fut::Output: Send + 'static,
     {
         let shared = Arc::new(Shared::new());
-        let sender = self.spawn_child(|_, _| fut, Absent, || (), Some(shared.clone()))?;
-        let sender = sender.expect("a sender was registered with the done cell");
+        let key = self.spawn_child(|_, _| fut, Absent, || (), Some(shared.clone()), 1)?;
+        let sender = CancelSender::new(self.raw.node.clone(), key);
         Ok(TaskHandle::new(sender, shared))
     }
 
@@ -384,19 +384,23 @@ where
 
     /// Registers a child, makes its future (`make` gets the child's spawner,
     /// if it has a scope, and its slot key), wraps it and hands it to the
-    /// executor: the one path every spawn method takes.
+    /// executor: the one path every spawn method takes. Returns the child's
+    /// slot key in this spawner's scope, with `views` references to it
+    /// taken for the caller's views of the slot (cancel sender, done
+    /// receiver: tree.rs, I5).
     ///
     /// What the wrapper carries follows from the types: `scope` is
     /// [`Absent`] for a leaf, or `None` for a child with a scope of its own
-    /// (made here); `shared` is [`Absent`] for a child nobody observes, or
-    /// `Some` done cell, with which a cancel sender is returned.
+    /// (made here); `shared` is [`Absent`] for a child whose outcome nobody
+    /// takes, or the `Some` done cell of its handle.
     pub(crate) fn spawn_child<T, Fut, Make, Done, Sc, Ob>(
         &self,
         make: Make,
         scope: Sc,
         done: Done,
         shared: Ob,
-    ) -> Result<Option<CancelSender>, SpawnError>
+        views: u32,
+    ) -> Result<usize, SpawnError>
     where
         T: Send + 'static,
         Fut: Future<Output = T> + Send + 'static,
@@ -406,10 +410,16 @@ where
         Ob: Field<Arc<Shared<T>>>,
     {
         debug_assert!(scope.get().is_none(), "the scope is made here");
-        let with_sender = Ob::PRESENT;
-        // The cancel sender is a view of the new slot (tree.rs, I5).
-        let link = Node::register(&self.raw.node, u32::from(with_sender))?;
-        let cancel_sender = with_sender.then(|| CancelSender::new(link.node.clone(), link.key));
+        let link = Node::register(&self.raw.node, views)?;
+        let key = link.key;
+        // The caller's views are made only once the spawn succeeded; if
+        // `make` panics or the executor refuses, their references are
+        // released here (I5).
+        let mut unclaimed = Views {
+            node: &self.raw.node,
+            key,
+            count: views,
+        };
         let scope = Sc::PRESENT.then(|| Node::new_owned(&link));
         let child = scope.as_ref().map(|node| ScopedSpawner {
             executor: self.executor.clone(),
@@ -424,7 +434,6 @@ where
             shared,
             output: PhantomData,
         };
-        let key = guard.link.as_ref().map_or(0, |link| link.key);
         let fut = make(child, key);
         let (Some(link), Some(done)) = (guard.link.take(), guard.done.take()) else {
             unreachable!("the guard is disarmed once")
@@ -434,7 +443,17 @@ where
         let task = Task::new(link, scope, fut, done, shared);
         // If the executor refuses, it drops `task`, whose drop ends it (G4).
         self.spawn_plain(task)?;
-        Ok(cancel_sender)
+        unclaimed.count = 0;
+        Ok(key)
+    }
+
+    /// The parent's signals of the child in slot `key`, registered with two
+    /// views.
+    fn signals(&self, key: usize) -> ParentSignals {
+        ParentSignals {
+            cancel_sender: CancelSender::new(self.raw.node.clone(), key),
+            done_receiver: DoneReceiver::new(self.raw.node.clone(), key),
+        }
     }
 
     /// This spawner's scope.
@@ -515,6 +534,22 @@ pub enum FailurePolicy {
 /// Ends a child whose future `make` panicked before its task was built:
 /// its scope (with any children `make` registered) is closed, and `done` and
 /// the done signal follow once those children are done (G4, G5).
+/// References to a new slot taken for views that were not made (the spawn
+/// failed): released when dropped.
+struct Views<'a> {
+    node: &'a Arc<Node>,
+    key: usize,
+    count: u32,
+}
+
+impl Drop for Views<'_> {
+    fn drop(&mut self) {
+        for _ in 0..self.count {
+            Node::release(self.node, self.key, false);
+        }
+    }
+}
+
 struct Unmade<T, D, Sc, Ob>
 where
     T: Send + 'static,
@@ -560,7 +595,7 @@ where
     {
         let make =
             |child: Option<Self>, _key| fun(child.expect("a spawner for a child with a scope"));
-        self.spawn_child(make, None, done, Absent).map(drop)
+        self.spawn_child(make, None, done, Absent, 0).map(drop)
     }
 
     fn spawn_with_signal<Fut, Fun, Done>(
@@ -573,11 +608,10 @@ where
         Fun: FnOnce(Self) -> Fut,
         Done: FnOnce() + Send + 'static,
     {
-        let shared = Arc::new(Shared::new());
         let make =
             |child: Option<Self>, _key| fun(child.expect("a spawner for a child with a scope"));
-        let sender = self.spawn_child(make, None, done, Some(shared.clone()))?;
-        Ok(signals(sender, shared))
+        let key = self.spawn_child(make, None, done, Absent, 2)?;
+        Ok(self.signals(key))
     }
 
     fn spawn_future<Fut, Done>(&self, fut: Fut, done: Done) -> Result<(), SpawnError>
@@ -585,7 +619,8 @@ where
         Fut: Future<Output = ()> + Send + 'static,
         Done: FnOnce() + Send + 'static,
     {
-        self.spawn_child(|_, _| fut, Absent, done, Absent).map(drop)
+        self.spawn_child(|_, _| fut, Absent, done, Absent, 0)
+            .map(drop)
     }
 
     fn spawn_future_with_signal<Fut, Done>(
@@ -597,9 +632,8 @@ where
         Fut: Future<Output = ()> + Send + 'static,
         Done: FnOnce() + Send + 'static,
     {
-        let shared = Arc::new(Shared::new());
-        let sender = self.spawn_child(|_, _| fut, Absent, done, Some(shared.clone()))?;
-        Ok(signals(sender, shared))
+        let key = self.spawn_child(|_, _| fut, Absent, done, Absent, 2)?;
+        Ok(self.signals(key))
     }
 
     fn spawn_task<Fut>(&self, fut: Fut) -> Result<TaskHandle<Fut::Output>, SpawnError>
@@ -616,13 +650,6 @@ where
 
     fn into_raw(self) -> RemoteSpawner {
         self.raw
-    }
-}
-
-fn signals(sender: Option<CancelSender>, shared: Arc<Shared<()>>) -> ParentSignals {
-    ParentSignals {
-        cancel_sender: sender.expect("a sender was registered with the done cell"),
-        done_receiver: DoneReceiver::new(shared),
     }
 }
 

@@ -240,7 +240,7 @@ pin_project! {
         D: 'static,
     {
         #[pin]
-        task: Task<F, D, Option<Arc<Node>>, Option<Arc<Shared<F::Output>>>>,
+        task: Task<F, D, Option<Arc<Node>>, Absent>,
     }
 }
 
@@ -250,15 +250,9 @@ where
     F::Output: Send + 'static,
     D: FnOnce() + Send + 'static,
 {
-    pub(crate) fn new(
-        link: Link,
-        scope: Option<Arc<Node>>,
-        fut: F,
-        done: D,
-        shared: Option<Arc<Shared<F::Output>>>,
-    ) -> Self {
+    pub(crate) fn new(link: Link, scope: Option<Arc<Node>>, fut: F, done: D) -> Self {
         ScopedTask {
-            task: Task::new(link, scope, fut, done, shared),
+            task: Task::new(link, scope, fut, done, Absent),
         }
     }
 }

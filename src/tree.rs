@@ -16,18 +16,19 @@
 //! - **I2** At most one node lock is held at any time by library code: no
 //!   function here takes a second node lock while holding one. This rules out
 //!   lock-order deadlocks between parents and children and between siblings.
-//!   The one nested lock is a child's done cell (signal.rs, `Shared`), taken
+//!   The one nested lock is a handle's done cell (signal.rs, `Shared`), taken
 //!   inside its parent's node lock by `Link::done_with`; no code takes a node
 //!   lock while holding a done cell's.
 //! - **I3** No waker is woken or dropped, no `done` callback runs, and no user
 //!   future is polled or dropped while a node lock is held. Wakers are taken out
 //!   under the lock and woken after it is released (see `Wakeups`).
 //! - **I4** `live` counts the slots whose task has not yet sent its done signal
-//!   (`linked`). It reaches zero only through [`Link::done`], and whoever sees
+//!   (`linked`). It reaches zero only through [`Link::done_with`], and whoever sees
 //!   it reach zero takes the waiters and the orphan continuation (G1, G2).
 //!   Checked by `g1_containment.rs`, `g2_upward_order.rs`.
 //! - **I5** A slot is removed only when it is no longer linked *and* no view
-//!   (cancel sender, cancel receiver) refers to it (`refs == 0`), so a key is
+//!   (cancel sender, cancel receiver, done receiver) refers to it
+//!   (`refs == 0`), so a key is
 //!   never reused while anyone can still name it (no ABA: a stale view cannot
 //!   cancel a later child, G3, G4). A timer entry (grace.rs) names a slot
 //!   without a view: it is removed when the slot's done signal unlinks it
@@ -60,9 +61,9 @@
 //! - `Children::orphan` is set only by the owner of the node's task, when the
 //!   executor dropped that task before its termination finished; it is taken
 //!   by whoever brings `live` to zero.
-//! - `Children::foreign` holds, by slot key, the wakers of cancel receivers
-//!   polled from another task than the slot's own (`poll_cancel_receiver`);
-//!   a slot's wakers are taken
+//! - `Children::foreign` holds, by slot key, the wakers of done receivers
+//!   (`poll_done`) and of cancel receivers polled from another task than the
+//!   slot's own (`poll_cancel_receiver`); a slot's wakers are taken
 //!   by whoever cancels it, asks it to stop or sends its done signal, and all
 //!   of them by a close or a stop request of the scope.
 //! - `Children::stop_waiters` holds one entry per `StopRequested` future or
@@ -145,8 +146,9 @@ struct Children {
     waiters: Wakeups,
     /// The owner's remaining termination, if its wrapper was dropped early.
     orphan: Option<Orphan>,
-    /// Wakers of cancel receivers polled from a task other than the one that
-    /// owns the slot, by slot key. Rarely used: boxed on first use.
+    /// Wakers of done receivers, and of cancel receivers polled from a task
+    /// other than the one that owns the slot, by slot key. Boxed on first
+    /// use.
     foreign: Foreign,
     /// Fail-fast: the first child failure cancels the scope (I7).
     fail_fast: bool,
@@ -555,6 +557,26 @@ impl Node {
         }
         children.foreign.register(key, waker);
         Poll::Pending
+    }
+
+    /// The done receiver's poll: ready once the task of slot `key` has sent
+    /// its done signal (`Link::done_with`, under this lock: G1); otherwise
+    /// stores `waker` among the slot's foreign wakers, which that signal
+    /// wakes (a cancel or stop request of the slot wakes them too, and the
+    /// receiver registers again).
+    pub(crate) fn poll_done(&self, key: usize, waker: &Waker) -> Poll<()> {
+        let mut children = self.children.lock();
+        let children = &mut *children;
+        if !children.slots[key].linked {
+            return Poll::Ready(());
+        }
+        children.foreign.register(key, waker);
+        Poll::Pending
+    }
+
+    /// Whether the task of slot `key` has sent its done signal.
+    pub(crate) fn is_done(&self, key: usize) -> bool {
+        !self.children.lock().slots[key].linked
     }
 
     /// A new view of slot `key` (I5).
@@ -1125,7 +1147,7 @@ fn release_locked(children: &mut Children, key: usize) -> Option<Slot> {
 }
 
 /// The wakers waiting on a slot from outside its task (`Children::foreign`):
-/// cancel receivers polled by another task. Keyed by
+/// done receivers, and cancel receivers polled by another task. Keyed by
 /// slot, so that registering a waker and taking a slot's wakers cost O(1)
 /// whatever the number of slots with wakers (G9); the duplicate check scans
 /// only the wakers of one slot, which are few. A slot's entry is taken when
