@@ -171,8 +171,9 @@ async fn a_scope_block_under_a_timeout_cancels_its_children() {
 /// `TimerError::NoRuntime`, and nothing is scheduled.
 #[test]
 fn timed_calls_outside_a_runtime_are_errors() {
-    let pool = futures::executor::ThreadPool::new().unwrap();
-    let root = ScopedSpawner::new(pool);
+    // Any executor but tokio's: a deterministic one leaves no thread behind.
+    let executor = common::ManualExecutor::new();
+    let root = ScopedSpawner::new(executor.clone());
     let handle = root.spawn_task(pending::<()>()).unwrap();
     let no_runtime = Err(TimerError::NoRuntime);
     assert_eq!(handle.set_timeout(Duration::from_secs(1)), no_runtime);
@@ -195,6 +196,9 @@ fn timed_calls_outside_a_runtime_are_errors() {
     assert!(!handle.is_finished());
     assert!(!root.is_stop_requested());
     assert!(root.spawn_task(async {}).is_ok());
+    drop(handle);
+    executor.run_until_stalled();
+    executor.shutdown();
 }
 
 /// A deadline that cannot be timed (a runtime without a time driver) is
