@@ -85,12 +85,20 @@
 //! # Lifecycle
 //!
 //! The six termination phases of GUARANTEES.md, as the wrapper future in
-//! `task.rs` walks them:
+//! `task.rs` walks them: each name is a variant of `task::Phase`, of
+//! [`Signal`] (what the task reads in its slot), or the function that does
+//! the step.
 //!
 //! ```text
-//! Running ─(future done | cancel)─▶ FutureDropped ─▶ ChildrenCancelled
-//!         ─▶ WaitingChildren ─(last child done)─▶ DoneRan ─▶ Signalled (terminal)
+//! Phase::Running ─(future Ready | Signal::Cancel)─▶ 2: Phase::Draining is set,
+//!     which drops the future ─▶ 3: Node::close (the children cancelled)
+//!     ─▶ 4: Node::poll_drained until `live == 0` ─▶ 5: `done` (run_callback)
+//!     ─▶ 6: Link::done_with (the slot unlinked) ─▶ Phase::Signalled (terminal)
 //! ```
+//!
+//! A leaf (no scope) goes from 2 to 5 in the same poll. `Signal::Stop` (a
+//! graceful cancel's stop request) leaves the task in `Phase::Running` and
+//! passes the request on to its scope (`Node::request_stop`).
 //!
 //! If the executor drops the wrapper before `Signalled`, the wrapper finishes
 //! the phases it can at once (drop the future, cancel the children) and hands
