@@ -659,28 +659,25 @@ async fn a_plain_shutdown_during_a_grace_period_cancels_at_once() {
     log.assert_exact(&["task future dropped", "task done"]);
 }
 
+/// Shuts a root with one stubborn task down gracefully with `first`, then
+/// with `second`; returns the milliseconds until the second resolved.
+async fn shut_down_twice(first: Duration, second: Duration) -> u128 {
+    let (log, start) = (Log::new(), Instant::now());
+    let root = ScopedSpawner::tokio();
+    stubborn(&root, &log);
+    drop(root.shutdown_with_grace(first).unwrap());
+    root.shutdown_with_grace(second).unwrap().await;
+    log.assert_exact(&["task future dropped", "task done"]);
+    at(start)
+}
+
 /// A later, shorter graceful shutdown wins; a later, longer one does not
 /// extend the first.
 #[tokio::test(start_paused = true)]
 async fn the_earlier_of_two_graceful_shutdowns_wins() {
-    let (log, start) = (Log::new(), Instant::now());
-    let root = ScopedSpawner::tokio();
-    stubborn(&root, &log);
-    drop(root.shutdown_with_grace(Duration::from_secs(60)).unwrap());
-    root.shutdown_with_grace(Duration::from_secs(1))
-        .unwrap()
-        .await;
-    assert_eq!(at(start), 1_000);
-
-    let (log, start) = (Log::new(), Instant::now());
-    let root = ScopedSpawner::tokio();
-    stubborn(&root, &log);
-    drop(root.shutdown_with_grace(Duration::from_secs(1)).unwrap());
-    root.shutdown_with_grace(Duration::from_secs(60))
-        .unwrap()
-        .await;
-    assert_eq!(at(start), 1_000);
-    log.assert_exact(&["task future dropped", "task done"]);
+    let (second, minute) = (Duration::from_secs(1), Duration::from_secs(60));
+    assert_eq!(shut_down_twice(minute, second).await, 1_000);
+    assert_eq!(shut_down_twice(second, minute).await, 1_000);
 }
 
 /// On a scope with a grace period of its own, `shutdown()` means "cancel
