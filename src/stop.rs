@@ -265,7 +265,8 @@ where
 
 /// Resolves when a scope is asked to stop or begins its termination.
 ///
-/// Returned by [`ScopedSpawner::stop_requested`].
+/// Returned by [`ScopedSpawner::stop_requested`]. It is `Unpin`, so one
+/// future can be selected on by `&mut` in a loop, without pinning it.
 ///
 /// # Cancel safety
 ///
@@ -274,12 +275,28 @@ where
 /// # Examples
 ///
 /// ```
+/// use tasktree::ScopedSpawn;
+///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let root = tasktree::ScopedSpawner::tokio();
-/// let stop: tasktree::StopRequested = root.stop_requested();
-/// drop(root.shutdown());
-/// stop.await;
+/// root.spawn(
+///     |spawner| async move {
+///         let mut stop: tasktree::StopRequested = spawner.stop_requested();
+///         let mut ticks = 0;
+///         loop {
+///             tokio::select! {
+///                 _ = &mut stop => break, // the same future, every turn
+///                 _ = tokio::task::yield_now() => ticks += 1,
+///             }
+///         }
+///         println!("stopped after {ticks} ticks");
+///     },
+///     || (),
+/// )
+/// .unwrap();
+/// tokio::task::yield_now().await;
+/// root.shutdown_with_grace(std::time::Duration::from_secs(1)).unwrap().await;
 /// # }
 /// ```
 #[must_use = "futures do nothing unless polled"]
