@@ -221,17 +221,19 @@ macro_rules! for_each_contender {
         $f::<$crate::common::ScopedSpawnC>($($arg),*);
         $f::<$crate::common::Tasktree>($($arg),*);
         $f::<$crate::common::TasktreeHandle>($($arg),*);
+        $f::<$crate::common::TasktreeScope>($($arg),*);
     }};
 }
 
 /// The contender names, in table order (for argument parsing and tables).
-pub const NAMES: [&str; 6] = [
+pub const NAMES: [&str; 7] = [
     Tokio::NAME,
     JoinSetC::NAME,
     Tracker::NAME,
     ScopedSpawnC::NAME,
     Tasktree::NAME,
     TasktreeHandle::NAME,
+    TasktreeScope::NAME,
 ];
 
 // --- bare tokio::spawn + JoinHandle -----------------------------------------
@@ -780,6 +782,64 @@ impl Contender for TasktreeHandle {
     async fn tree_cancel((root, handles): Self::Tree) {
         root.shutdown().await;
         drop(handles);
+    }
+}
+
+// --- tasktree (scope blocks) -------------------------------------------------
+
+/// tasktree through scope blocks (Trio's nurseries): every task with
+/// children opens a `tasktree::scope` block, spawns them into it with
+/// `spawn_future`, and the block's end waits for them (no handles, no
+/// signals). The cancel scenarios are [`Tasktree`]'s, built and cancelled
+/// the same way (a block is cancelled with its enclosing task).
+pub struct TasktreeScope;
+
+fn tts_node(fanout: usize, remaining: usize) -> BoxFuture {
+    Box::pin(async move {
+        let _guard = Guard;
+        tts_block(fanout, remaining).await;
+    })
+}
+
+async fn tts_block(fanout: usize, remaining: usize) {
+    use tasktree::ScopedSpawn;
+    tasktree::scope(|s| async move {
+        for _ in 0..fanout {
+            if remaining == 1 {
+                s.spawn_future(Leaf::done(), noop)
+            } else {
+                s.spawn_future(tts_node(fanout, remaining - 1), noop)
+            }
+            .unwrap();
+        }
+    })
+    .await;
+}
+
+impl Contender for TasktreeScope {
+    const NAME: &'static str = "tasktree-scope";
+    type Tree = TtSpawner;
+
+    async fn spawn_join(n: usize) {
+        use tasktree::ScopedSpawn;
+        tasktree::scope(|s| async move {
+            for _ in 0..n {
+                s.spawn_future(Leaf::done(), noop).unwrap();
+            }
+        })
+        .await;
+    }
+
+    async fn tree_complete(fanout: usize, depth: usize) {
+        tts_block(fanout, depth).await;
+    }
+
+    async fn tree_build(fanout: usize, depth: usize) -> Self::Tree {
+        Tasktree::tree_build(fanout, depth).await
+    }
+
+    async fn tree_cancel(root: Self::Tree) {
+        Tasktree::tree_cancel(root).await;
     }
 }
 
