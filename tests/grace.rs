@@ -680,29 +680,30 @@ async fn the_earlier_of_two_graceful_shutdowns_wins() {
     assert_eq!(shut_down_twice(second, minute).await, 1_000);
 }
 
+/// A root with a 10 s grace period of its own and a stubborn task, shut
+/// down with `shutdown()` one second ago (paused clock).
+async fn shut_down_a_second_ago() -> (ScopedSpawner<tasktree::TokioSpawner>, Log, Instant) {
+    let (log, start) = (Log::new(), Instant::now());
+    let root = ScopedSpawner::tokio();
+    root.set_grace_period(Some(Duration::from_secs(10)))
+        .unwrap();
+    stubborn(&root, &log);
+    drop(root.shutdown());
+    sleep(Duration::from_secs(1)).await;
+    (root, log, start)
+}
+
 /// On a scope with a grace period of its own, `shutdown()` means "cancel
 /// with that grace period": a second one changes nothing, and
 /// `shutdown_with_grace(Duration::ZERO)` cancels at once.
 #[tokio::test(start_paused = true)]
 async fn a_scope_with_a_grace_period_escalates_with_a_zero_grace() {
-    let (log, start) = (Log::new(), Instant::now());
-    let root = ScopedSpawner::tokio();
-    root.set_grace_period(Some(Duration::from_secs(10)))
-        .unwrap();
-    stubborn(&root, &log);
-    drop(root.shutdown());
-    sleep(Duration::from_secs(1)).await;
+    let (root, log, start) = shut_down_a_second_ago().await;
     root.shutdown().await;
     assert_eq!(at(start), 10_000, "the first shutdown's deadline holds");
     log.assert_exact(&["task future dropped", "task done"]);
 
-    let (log, start) = (Log::new(), Instant::now());
-    let root = ScopedSpawner::tokio();
-    root.set_grace_period(Some(Duration::from_secs(10)))
-        .unwrap();
-    stubborn(&root, &log);
-    drop(root.shutdown());
-    sleep(Duration::from_secs(1)).await;
+    let (root, log, start) = shut_down_a_second_ago().await;
     root.shutdown_with_grace(Duration::ZERO).unwrap().await;
     assert_eq!(at(start), 1_000, "cancelled at once");
     log.assert_exact(&["task future dropped", "task done"]);
