@@ -23,8 +23,8 @@ use pin_project_lite::pin_project;
 use crate::handle::TaskHandle;
 use crate::loom::Arc;
 use crate::remote_scope::RemoteSpawner;
-use crate::signal::{CancelSender, Outcome, Shared};
-use crate::task::{drop_contained, drop_panic, terminate_block, Absent};
+use crate::signal::{Outcome, Shared};
+use crate::task::{drop_contained, drop_panic, terminate_block};
 use crate::tree::{finish_chain, Failure, Link, Node, Signal};
 use crate::{FailurePolicy, ScopedSpawn, ScopedSpawner, SpawnError};
 
@@ -735,20 +735,14 @@ where
         Fut: Future<Output = Result<T, E>> + Send + 'static,
         T: Send + 'static,
     {
-        let shared = Arc::new(Shared::new());
         let node = self.spawner.as_raw().node.clone();
-        let cell = shared.clone();
-        let report = move |_, key| ReportErr {
-            fut: Some(fut),
-            node,
-            key,
-            shared: cell,
-        };
-        let key = self
-            .spawner
-            .spawn_child(report, Absent, || (), Some(shared.clone()), 1)?;
-        let sender = CancelSender::new(self.spawner.as_raw_node().clone(), key);
-        Ok(TaskHandle::new(sender, shared))
+        self.spawner
+            .spawn_handled(move |shared: &Arc<Shared<_>>, key| ReportErr {
+                fut: Some(fut),
+                node,
+                key,
+                shared: shared.clone(),
+            })
     }
 }
 

@@ -230,8 +230,24 @@ where
         Fut: Future + Send + 'static,
         Fut::Output: Send + 'static,
     {
+        self.spawn_handled(|_, _| fut)
+    }
+
+    /// Spawns a leaf whose outcome a [`TaskHandle`] takes (`spawn_task`,
+    /// `TryScope::spawn_try`): `make` gets the handle's done cell and the
+    /// child's slot key.
+    pub(crate) fn spawn_handled<T, Fut, Make>(
+        &self,
+        make: Make,
+    ) -> Result<TaskHandle<T>, SpawnError>
+    where
+        T: Send + 'static,
+        Fut: Future<Output = T> + Send + 'static,
+        Make: FnOnce(&Arc<Shared<T>>, usize) -> Fut,
+    {
         let shared = Arc::new(Shared::new());
-        let key = self.spawn_child(|_, _| fut, Absent, || (), Some(shared.clone()), 1)?;
+        let make = |_, key| make(&shared, key);
+        let key = self.spawn_child(make, Absent, || (), Some(shared.clone()), 1)?;
         let sender = CancelSender::new(self.raw.node.clone(), key);
         Ok(TaskHandle::new(sender, shared))
     }

@@ -68,8 +68,8 @@ pin_project! {
 
 /// A field that a kind of task may have, chosen by its type: `Option<T>`
 /// where it may, [`Absent`] (no bytes) where it never does. A leaf has no
-/// scope, a task without a handle or done receiver no observer, and their
-/// wrappers carry nothing for them (issue "One record per task": leaves
+/// scope, a task without a typed handle no done cell (a done receiver is a
+/// view of the slot), and their wrappers carry nothing for them (issue "One record per task": leaves
 /// carry nothing a leaf does not use).
 pub(crate) trait Field<T>: Send + 'static {
     /// Whether the field can hold a value.
@@ -118,8 +118,8 @@ impl<T> Field<T> for Absent {
 
 pin_project! {
     /// The wrapper future of every task, generic over what it carries
-    /// beside the user's future: its own scope (`Sc`) and its observers'
-    /// done cell (`Ob`), each either `Option<_>` or [`Absent`].
+    /// beside the user's future: its own scope (`Sc`) and its handle's done
+    /// cell (`Ob`), each either `Option<_>` or [`Absent`].
     pub(crate) struct Task<F, D, Sc, Ob>
     where
         F: Future,
@@ -142,7 +142,7 @@ pin_project! {
         scope: Sc,
         // The `done` callback; taken in phase 5.
         done: Option<D>,
-        // The cell its observers wait on, if any; completed in phase 6.
+        // The cell its handle waits on, if any; completed in phase 6.
         shared: Ob,
     }
 
