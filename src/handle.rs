@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::loom::{Arc, Mutex};
-use crate::signal::{CancelSender, ForgettableSignalSender, Outcome, Shared};
+use crate::signal::{CancelSender, Outcome, Shared};
 
 /// Why a task gave no value: it was cancelled, it panicked, or its failure
 /// was taken by its fail-fast scope.
@@ -260,11 +260,14 @@ impl Error for TaskError {}
 /// the child's whole termination is complete: its future and its
 /// descendants' futures are dropped and their `done` callbacks have run (G1).
 ///
-/// **Dropping a handle cancels the child**, as dropping the seed's cancel
-/// sender does (this differs from tokio's `JoinHandle`, which detaches).
-/// [`detach`](Self::detach) gives that right up, as
-/// [`forget`](ForgettableSignalSender::forget) does: the child then runs until
-/// it completes or its parent terminates (G6).
+/// **Dropping a handle detaches the child**, as dropping tokio's
+/// `JoinHandle` does: the child runs on until it completes or its parent
+/// terminates, and its result is dropped. A detached child is still
+/// contained: it is a child of the scope it was spawned in, which cancels
+/// and awaits it when it terminates (G1, G6). To cancel, call
+/// [`cancel`](Self::cancel), or make the handle
+/// [`cancel_on_drop`](Self::cancel_on_drop) (the shape of tokio-util's
+/// `AbortOnDropHandle`).
 ///
 /// # Cancel safety
 ///
@@ -284,8 +287,9 @@ impl Error for TaskError {}
 /// assert_eq!(handle.await.unwrap(), 42);
 /// # }
 /// ```
-#[must_use = "dropping a TaskHandle cancels the task; call `detach` to let it run"]
 pub struct TaskHandle<T> {
+    // Its own drop cancels; the handle's drop releases it without (`Drop`
+    // below).
     cancel: CancelSender,
     shared: Arc<Shared<T>>,
 }
@@ -435,9 +439,9 @@ impl<T> TaskHandle<T> {
         self.shared.is_complete()
     }
 
-    /// Lets the child run without this handle: dropping the handle no longer
-    /// cancels it; it still terminates with its parent (G6). Its result is
-    /// discarded.
+    /// Lets the child run without this handle, as dropping the handle does
+    /// (see [`TaskHandle`]); says so where it is written. The child still
+    /// terminates with its parent (G6); its result is dropped.
     ///
     /// # Examples
     ///
@@ -452,7 +456,37 @@ impl<T> TaskHandle<T> {
     /// # }
     /// ```
     pub fn detach(self) {
-        self.cancel.forget();
+        drop(self);
+    }
+
+    /// Makes this handle cancel the child when it is dropped: the guard
+    /// for a child that must not outlive the code holding its handle (a
+    /// request's helper, say). It is awaited like the handle, and gives the
+    /// handle's other methods through `Deref`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tasktree::ScopedSpawner;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// let guard = root.spawn_task(std::future::pending::<()>()).unwrap().cancel_on_drop();
+    /// assert!(!guard.is_finished());
+    /// drop(guard); // cancels the child
+    /// root.shutdown().await;
+    /// # }
+    /// ```
+    pub fn cancel_on_drop(self) -> CancelOnDrop<T> {
+        CancelOnDrop { handle: Some(self) }
+    }
+}
+
+impl<T> Drop for TaskHandle<T> {
+    fn drop(&mut self) {
+        // Detach: the view goes without a cancel.
+        self.cancel.release();
     }
 }
 
@@ -475,6 +509,99 @@ impl<T> fmt::Debug for TaskHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskHandle")
             .field("finished", &self.is_finished())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A [`TaskHandle`] that cancels its child when dropped: made by
+/// [`TaskHandle::cancel_on_drop`].
+///
+/// Awaiting it yields the handle's result; every method of the handle is
+/// reachable through `Deref`.
+///
+/// # Cancel safety
+///
+/// As [`TaskHandle`]'s: dropping the `.await` leaves the guard unchanged.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let root = tasktree::ScopedSpawner::tokio();
+/// let guard = root.spawn_task(async { 6 * 7 }).unwrap().cancel_on_drop();
+/// assert_eq!(guard.await.unwrap(), 42);
+/// # }
+/// ```
+pub struct CancelOnDrop<T> {
+    // `None` only after `into_inner`.
+    handle: Option<TaskHandle<T>>,
+}
+
+impl<T> CancelOnDrop<T> {
+    /// The handle back, without the cancel on drop: dropping it then
+    /// detaches the child.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// let guard = root.spawn_task(async { 1 }).unwrap().cancel_on_drop();
+    /// let handle: tasktree::TaskHandle<i32> = guard.into_inner();
+    /// assert_eq!(handle.await.unwrap(), 1);
+    /// # }
+    /// ```
+    pub fn into_inner(mut self) -> TaskHandle<T> {
+        match self.handle.take() {
+            Some(handle) => handle,
+            None => unreachable!("only `into_inner` takes the handle"),
+        }
+    }
+
+    fn handle(&self) -> &TaskHandle<T> {
+        match &self.handle {
+            Some(handle) => handle,
+            None => unreachable!("only `into_inner` takes the handle"),
+        }
+    }
+}
+
+impl<T> std::ops::Deref for CancelOnDrop<T> {
+    type Target = TaskHandle<T>;
+
+    fn deref(&self) -> &TaskHandle<T> {
+        self.handle()
+    }
+}
+
+impl<T> Drop for CancelOnDrop<T> {
+    fn drop(&mut self) {
+        if let Some(handle) = &self.handle {
+            handle.cancel();
+        }
+    }
+}
+
+impl<T> Future for CancelOnDrop<T> {
+    type Output = Result<T, TaskError>;
+
+    /// # Panics
+    ///
+    /// Panics if polled again after it returned `Ready`.
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.handle.as_mut() {
+            Some(handle) => Pin::new(handle).poll(cx),
+            None => unreachable!("only `into_inner` takes the handle"),
+        }
+    }
+}
+
+impl<T> fmt::Debug for CancelOnDrop<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelOnDrop")
+            .field("finished", &self.handle().is_finished())
             .finish_non_exhaustive()
     }
 }

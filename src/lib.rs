@@ -119,10 +119,12 @@
 //! (the payload, to resume), and [`is_failed`](TaskError::is_failed) for a child
 //! whose failure its fail-fast scope took over and reports itself.
 //!
-//! **Dropping a handle cancels the child**, as dropping a [`CancelSender`] does
-//! (tokio's `JoinHandle` detaches instead). [`detach`](TaskHandle::detach) gives
-//! that up, as [`forget`](ForgettableSignalSender::forget) does: the child then
-//! runs on, and still terminates with its parent.
+//! **Dropping a handle detaches the child**, as dropping tokio's `JoinHandle`
+//! does: `let _ = root.spawn_task(fut);` is the tree's `tokio::spawn(fut);`.
+//! The child is still contained: it ends with the scope it was spawned in.
+//! To cancel, call [`cancel`](TaskHandle::cancel), or keep a
+//! [`cancel_on_drop`](TaskHandle::cancel_on_drop) guard. (The seed's
+//! [`CancelSender`] is different: dropping it cancels, as in scoped_spawn.)
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -134,7 +136,7 @@
 //! assert_eq!(handle.await.unwrap(), 42);
 //!
 //! let stuck = root.spawn_task(std::future::pending::<()>()).unwrap();
-//! stuck.cancel(); // or drop it
+//! stuck.cancel(); // dropping `stuck` would detach it instead
 //! assert!(stuck.await.unwrap_err().is_cancelled());
 //!
 //! let broken = root.spawn_task(async { panic!("boom") }).unwrap();
@@ -490,7 +492,7 @@ mod tree;
 pub use error::{SpawnError, TimerError};
 #[cfg(feature = "tokio")]
 pub use executor::TokioSpawner;
-pub use handle::{TaskError, TaskHandle};
+pub use handle::{CancelOnDrop, TaskError, TaskHandle};
 /// At the crate root too, as in `scoped_spawn`: code written for the seed
 /// compiles with only the crate name changed.
 pub use remote_scope::RawScopedSpawn;

@@ -365,13 +365,21 @@ impl CancelSender {
     }
 }
 
+impl CancelSender {
+    /// Gives this view up without a cancel, as `forget` does, in place: a
+    /// typed handle's drop (detach).
+    pub(crate) fn release(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            Node::release(&slot.node, slot.key, false);
+        }
+    }
+}
+
 impl SignalSender for CancelSender {}
 
 impl ForgettableSignalSender for CancelSender {
     fn forget(mut self) {
-        if let Some(slot) = self.slot.take() {
-            Node::release(&slot.node, slot.key, false);
-        }
+        self.release();
     }
 }
 

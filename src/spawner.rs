@@ -105,9 +105,10 @@ pub trait ScopedSpawn: Clone + Send + Sync {
     /// Spawns a child that does not spawn, and returns a typed handle to
     /// its result: the `tokio::spawn` of the tree.
     ///
-    /// Dropping the handle cancels the child; [`TaskHandle::detach`] lets it
-    /// run. A panic in `fut` is caught and reported through the handle
-    /// (or, in a fail-fast scope, taken by the scope).
+    /// Dropping the handle detaches the child, as with `tokio::spawn`
+    /// ([`TaskHandle`] says how to cancel). A panic in `fut` is caught and
+    /// reported through the handle (or, in a fail-fast scope, taken by the
+    /// scope).
     ///
     /// # Errors
     ///
@@ -206,9 +207,10 @@ where
     /// `tokio::spawn` of the tree. The same as
     /// [`ScopedSpawn::spawn_task`], callable without importing the trait.
     ///
-    /// Dropping the handle cancels the child; [`TaskHandle::detach`] lets it
-    /// run. A panic in `fut` is caught and reported through the handle (or,
-    /// in a fail-fast scope, taken by the scope).
+    /// Dropping the handle detaches the child, as with `tokio::spawn`
+    /// ([`TaskHandle`] says how to cancel). A panic in `fut` is caught and
+    /// reported through the handle (or, in a fail-fast scope, taken by the
+    /// scope).
     ///
     /// # Errors
     ///

@@ -1,8 +1,8 @@
 //! Typed task handles (issue 3): `spawn_task` returns a `TaskHandle<T>` that
 //! yields the child's output or a `TaskError` (cancelled / panic), resolves
-//! only after the child's whole termination (G1), cancels the child when
-//! dropped (as the seed's cancel sender does) and lets it run once detached
-//! (G6).
+//! only after the child's whole termination (G1), lets the child run when
+//! dropped or detached (G6), as tokio's `JoinHandle` does, and cancels it
+//! when dropped only if made `cancel_on_drop`.
 #![allow(clippy::disallowed_types)]
 
 mod common;
@@ -116,31 +116,101 @@ fn cancel_after_completion_keeps_the_value() {
     });
 }
 
-/// Dropping a handle cancels the child (as dropping the seed's cancel sender
-/// does), whose future is then dropped exactly once (G3, G4).
+/// A guard made by `cancel_on_drop` cancels the child when dropped, whose
+/// future is then dropped exactly once (G3, G4).
 #[test]
-fn dropping_the_handle_cancels_the_child() {
+fn dropping_a_cancel_on_drop_guard_cancels_the_child() {
     on_each_executor!(|root, executor| async move {
         let log = Log::new();
-        let handle = root.spawn_task(pend(log.clone(), "child")).expect("spawn");
+        let guard = root
+            .spawn_task(pend(log.clone(), "child"))
+            .expect("spawn")
+            .cancel_on_drop();
         until("the child runs", || log.contains("child running")).await;
-        drop(handle);
+        assert!(!guard.is_finished(), "{executor}: `Deref` reaches the handle");
+        drop(guard);
         until("the child terminates", || root.live_children() == 0).await;
         log.assert_exact(&["child running", "child future dropped"]);
+    });
+}
+
+/// The same, exactly, on the manual executor: a guard dropped before the
+/// child's first poll means it is never polled.
+#[test]
+fn dropping_a_cancel_on_drop_guard_before_the_first_poll_never_polls() {
+    let executor = ManualExecutor::new();
+    let root = ScopedSpawner::new(executor.clone());
+    let log = Log::new();
+    drop(
+        root.spawn_task(pend(log.clone(), "child"))
+            .expect("spawn")
+            .cancel_on_drop(),
+    );
+    executor.run_until_stalled();
+    log.assert_exact(&["child future dropped"]);
+    assert_eq!(root.live_children(), 0);
+}
+
+/// A guard is awaited like its handle, and `into_inner` gives the handle
+/// back without the cancel: dropping that handle then detaches.
+#[test]
+fn a_cancel_on_drop_guard_yields_the_result_and_can_be_disarmed() {
+    on_each_executor!(|root, executor| async move {
+        let guard = root.spawn_task(async { 6 * 7 }).expect("spawn").cancel_on_drop();
+        assert_eq!(guard.await.expect("completes"), 42, "{executor}");
+
+        let log = Log::new();
+        let (go_tx, go_rx) = oneshot::channel::<()>();
+        let (l, child_guard) = (log.clone(), log.guard("child"));
+        let guard = root
+            .spawn_task(async move {
+                let _guard = child_guard;
+                go_rx.await.expect("the test sends go");
+                l.push("child completed");
+            })
+            .expect("spawn")
+            .cancel_on_drop();
+        drop(guard.into_inner());
+        common::yield_now().await;
+        go_tx.send(()).expect("the child still runs");
+        until("the child terminates", || root.live_children() == 0).await;
+        log.assert_exact(&["child completed", "child future dropped"]);
+    });
+}
+
+/// Dropping a handle detaches the child, as tokio's `JoinHandle` does: it
+/// runs to completion (G6), and `let _ = root.spawn_task(..)` is the
+/// `tokio::spawn(..);` of the tree.
+#[test]
+fn dropping_the_handle_detaches_the_child() {
+    on_each_executor!(|root, executor| async move {
+        let log = Log::new();
+        let (go_tx, go_rx) = oneshot::channel::<()>();
+        let (l, guard) = (log.clone(), log.guard("child"));
+        let _ = root.spawn_task(async move {
+            let _guard = guard;
+            go_rx.await.expect("the test sends go");
+            l.push("child completed");
+        });
+        common::yield_now().await;
+        go_tx.send(()).expect("a dropped handle's child is still running");
+        until("the child terminates", || root.live_children() == 0).await;
+        log.assert_exact(&["child completed", "child future dropped"]);
         let _ = executor;
     });
 }
 
-/// The same, exactly, on the manual executor: a handle dropped before the
-/// child's first poll means it is never polled.
+/// The same on the manual executor, dropped before the first poll: the
+/// child is polled, and completes.
 #[test]
-fn dropping_the_handle_before_the_first_poll_never_polls() {
+fn dropping_the_handle_before_the_first_poll_still_runs_the_child() {
     let executor = ManualExecutor::new();
     let root = ScopedSpawner::new(executor.clone());
     let log = Log::new();
-    drop(root.spawn_task(pend(log.clone(), "child")).expect("spawn"));
+    let l = log.clone();
+    drop(root.spawn_task(async move { l.push("child ran") }).expect("spawn"));
     executor.run_until_stalled();
-    log.assert_exact(&["child future dropped"]);
+    log.assert_exact(&["child ran"]);
     assert_eq!(root.live_children(), 0);
 }
 

@@ -347,23 +347,35 @@ fn a_nested_scope_on_a_terminated_spawner_does_not_run() {
     });
 }
 
-/// A scope awaits its children, but a handle the body drops still cancels
-/// its child (as everywhere: dropping a handle cancels): the child is not
-/// run to completion, and the scope ends once it has terminated.
+/// A handle the body drops detaches its child (as everywhere: dropping a
+/// handle detaches), so the scope awaits it like any other child: the child
+/// completes after the body returns, and the scope ends after it; a
+/// `cancel_on_drop` guard the body drops cancels its child instead.
 #[test]
-fn a_handle_dropped_by_the_body_cancels_its_child() {
+fn a_handle_dropped_by_the_body_detaches_its_child() {
     on_both_runtimes(|executor| async move {
         let log = Log::new();
         let l = log.clone();
         tasktree::scope(|s| async move {
             let (tx, rx) = oneshot::channel::<()>();
-            let _release = tx;
-            // Dropped before `_release` (reverse order): the cancel comes first.
+            let (guard_tx, guard_rx) = oneshot::channel::<()>();
+            let _release = (tx, guard_tx);
+            // Dropped before `_release` (reverse order): the guard's cancel
+            // comes before the release; the plain handle only detaches.
             let _handle = s.spawn_task(after_body(&l, "child", rx)).unwrap();
+            let _guard = s
+                .spawn_task(after_body(&l, "guarded", guard_rx))
+                .unwrap()
+                .cancel_on_drop();
         })
         .await;
-        log.assert_exact(&["child future dropped"]);
-        let _ = executor;
+        log.push("scope ended");
+        // The two children run in either order; the guarded one never
+        // completes.
+        log.assert_order(&["child completed", "child future dropped", "scope ended"]);
+        log.assert_order(&["guarded future dropped", "scope ended"]);
+        assert!(!log.contains("guarded completed"), "{executor}: cancelled");
+        assert_eq!(log.entries().len(), 4, "{executor}: {log:?}");
     });
 }
 

@@ -682,7 +682,7 @@ impl Contender for Tasktree {
 /// tasktree through `spawn_task` / `TaskHandle<T>`, used as `tokio::spawn` /
 /// `JoinHandle` are: every leaf is spawned with `spawn_task` and its handle
 /// awaited (joins) or held by its parent's future (cancel scenarios: dropping
-/// a handle cancels its task, like `AbortAll` for bare tokio). Inner tasks,
+/// a handle detaches its task, which the parent's termination cancels). Inner tasks,
 /// which need their own spawner, use `spawn_with_signal` (joins) or `spawn`
 /// (cancel scenarios), as in [`Tasktree`]; the cancel is `shutdown()`.
 pub struct TasktreeHandle;
