@@ -13,7 +13,7 @@ use crate::remote_scope::RemoteSpawner;
 use crate::signal::{CancelSender, DoneReceiver, ParentSignals, Shared};
 use crate::task::{terminate_detached, Absent, Field, Task};
 use crate::tree::{Link, Node};
-use crate::{SpawnError, TaskHandle};
+use crate::{SpawnError, StopRequested, TaskHandle};
 
 /// Spawns children of the current task (or of a root).
 ///
@@ -134,6 +134,99 @@ pub trait ScopedSpawn: Clone + Send + Sync {
         Fut: Future + Send + 'static,
         Fut::Output: Send + 'static;
 
+    /// Resolves when this spawner's scope is asked to stop: its task got a
+    /// graceful cancel (the stop request of
+    /// [`TaskHandle::cancel_with_grace`](crate::TaskHandle::cancel_with_grace),
+    /// of a parent's grace period, of
+    /// [`shutdown_with_grace`](ScopedSpawner::shutdown_with_grace) higher
+    /// up), or the scope began its termination (its task's future ended or
+    /// was cancelled, the root was shut down, a scope block's children were
+    /// cancelled).
+    ///
+    /// This is how a task cooperates with a graceful cancel: `select!` on it,
+    /// then flush, reply or close, and return before the grace period ends.
+    /// Without a grace period a cancel drops the future at its next poll, so
+    /// code after this future does not run in the cancelled task itself.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a new call sees the same state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tasktree::{ScopedSpawn, ScopedSpawner};
+    ///
+    /// // Code that takes `impl ScopedSpawn` reaches the stop request too.
+    /// async fn serve(spawner: impl ScopedSpawn) {
+    ///     tokio::select! {
+    ///         _ = std::future::pending::<()>() => {}    // the work
+    ///         _ = spawner.stop_requested() => println!("flushing"),
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// root.spawn(serve, || println!("done")).unwrap();
+    /// root.shutdown_with_grace(Duration::from_secs(5)).unwrap().await; // "flushing", "done"
+    /// # }
+    /// ```
+    fn stop_requested(&self) -> StopRequested {
+        StopRequested::new(self.as_raw().node.clone())
+    }
+
+    /// Whether [`stop_requested`](Self::stop_requested) has resolved.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tasktree::ScopedSpawn;
+    ///
+    /// fn accepting(spawner: &impl ScopedSpawn) -> bool {
+    ///     !spawner.is_stop_requested()
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// assert!(accepting(&root));
+    /// root.shutdown().await;
+    /// assert!(!accepting(&root));
+    /// # }
+    /// ```
+    fn is_stop_requested(&self) -> bool {
+        self.as_raw().node.is_stopping()
+    }
+
+    /// A [`CancellationToken`](tokio_util::sync::CancellationToken) that is
+    /// cancelled when this scope is asked to stop or begins its termination
+    /// (when [`stop_requested`](Self::stop_requested) resolves), for code that
+    /// already takes a token.
+    ///
+    /// Every call returns a clone of the same token. Cancelling it from
+    /// outside does nothing to the scope (use
+    /// [`cancel_on`](ScopedSpawner::cancel_on) for that direction).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tasktree::ScopedSpawn;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// let token = ScopedSpawn::cancellation_token(&root);
+    /// root.shutdown().await;
+    /// assert!(token.is_cancelled());
+    /// # }
+    /// ```
+    #[cfg(feature = "tokio")]
+    fn cancellation_token(&self) -> tokio_util::sync::CancellationToken {
+        self.as_raw().node.token()
+    }
+
     /// The low-level spawner of this spawner's scope.
     fn as_raw(&self) -> &RemoteSpawner;
 
@@ -173,6 +266,30 @@ pub trait ScopedSpawn: Clone + Send + Sync {
 /// # drop(signals.cancel_sender);
 /// # }
 /// ```
+///
+/// With the `tokio` feature, `S` defaults to [`TokioSpawner`](crate::TokioSpawner):
+/// a field or a parameter holding a tokio spawner is spelled `ScopedSpawner`.
+///
+/// ```
+/// struct Server {
+///     connections: tasktree::ScopedSpawner, // ScopedSpawner<TokioSpawner>
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = Server { connections: tasktree::ScopedSpawner::tokio() };
+/// server.connections.shutdown().await;
+/// # }
+/// ```
+#[cfg(feature = "tokio")]
+pub struct ScopedSpawner<S = crate::TokioSpawner> {
+    executor: S,
+    raw: RemoteSpawner,
+}
+
+/// The spawner of one scope of the task tree (see the `tokio` feature's
+/// docs).
+#[cfg(not(feature = "tokio"))]
 pub struct ScopedSpawner<S> {
     executor: S,
     raw: RemoteSpawner,

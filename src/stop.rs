@@ -10,60 +10,36 @@ use futures_task::Spawn;
 
 use crate::loom::Arc;
 use crate::tree::Node;
-use crate::ScopedSpawner;
+use crate::{ScopedSpawn, ScopedSpawner};
 
 impl<S> ScopedSpawner<S>
 where
     S: Spawn + Clone + Send + Sync + 'static,
 {
-    /// Resolves when this spawner's scope is asked to stop: its task got a
-    /// graceful cancel (the stop request of
-    /// [`TaskHandle::cancel_with_grace`](crate::TaskHandle::cancel_with_grace),
-    /// of a parent's grace period, of
-    /// [`shutdown_with_grace`](Self::shutdown_with_grace) higher up), or the
-    /// scope began its termination (its task's future ended or was
-    /// cancelled, the root was shut down, a scope block's children were
-    /// cancelled).
-    ///
-    /// This is how a task cooperates with a graceful cancel: `select!` on it,
-    /// then flush, reply or close, and return before the grace period ends.
-    /// Without a grace period a cancel drops the future at its next poll, so
-    /// code after this future does not run in the cancelled task itself.
+    /// As [`ScopedSpawn::stop_requested`], callable without importing the
+    /// trait.
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe: a new call sees the same state.
+    /// Cancel safe.
     ///
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
-    /// use tasktree::{ScopedSpawn, ScopedSpawner};
-    ///
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let root = ScopedSpawner::tokio();
-    /// root.spawn(
-    ///     |spawner| async move {
-    ///         tokio::select! {
-    ///             _ = std::future::pending::<()>() => {}    // the work
-    ///             _ = spawner.stop_requested() => println!("flushing"),
-    ///         }
-    ///     },
-    ///     || println!("done"),
-    /// )
-    /// .unwrap();
-    /// root.shutdown_with_grace(Duration::from_secs(5)).unwrap().await; // "flushing", "done"
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// let stop = root.stop_requested();
+    /// root.shutdown().await;
+    /// stop.await; // resolved by the shutdown
     /// # }
     /// ```
     pub fn stop_requested(&self) -> StopRequested {
-        StopRequested {
-            node: self.as_raw_node().clone(),
-            entry: None,
-        }
+        ScopedSpawn::stop_requested(self)
     }
 
-    /// Whether [`stop_requested`](Self::stop_requested) has resolved.
+    /// As [`ScopedSpawn::is_stop_requested`], callable without importing
+    /// the trait.
     ///
     /// # Examples
     ///
@@ -77,7 +53,7 @@ where
     /// # }
     /// ```
     pub fn is_stop_requested(&self) -> bool {
-        self.as_raw_node().is_stopping()
+        ScopedSpawn::is_stop_requested(self)
     }
 }
 
@@ -88,8 +64,9 @@ where
 {
     /// Sets the grace period of every cancel of this scope's children that
     /// names none: the cancels of this scope's termination (its task's phase
-    /// 3, [`shutdown`](Self::shutdown), a fail-fast failure) and of dropped
-    /// handles and cancel senders. A child is then asked to stop first, and
+    /// 3, [`shutdown`](Self::shutdown), a fail-fast failure), of
+    /// [`TaskHandle::cancel`](crate::TaskHandle::cancel) and of cancel
+    /// senders (dropped or used). A child is then asked to stop first, and
     /// cancelled only if it has not finished when `grace` has passed. `None`
     /// (the default) cancels at once, as the seed does.
     ///
@@ -186,14 +163,8 @@ where
         Ok(crate::Shutdown::new(self.as_raw_node().clone()))
     }
 
-    /// A [`CancellationToken`](tokio_util::sync::CancellationToken) that is
-    /// cancelled when this scope is asked to stop or begins its termination
-    /// (when [`stop_requested`](Self::stop_requested) resolves), for code that
-    /// already takes a token.
-    ///
-    /// Every call returns a clone of the same token. Cancelling it from
-    /// outside does nothing to the scope (use [`cancel_on`](Self::cancel_on)
-    /// for that direction).
+    /// As [`ScopedSpawn::cancellation_token`], callable without importing
+    /// the trait.
     ///
     /// # Examples
     ///
@@ -207,7 +178,7 @@ where
     /// # }
     /// ```
     pub fn cancellation_token(&self) -> tokio_util::sync::CancellationToken {
-        self.as_raw_node().token()
+        ScopedSpawn::cancellation_token(self)
     }
 
     /// Shuts this scope down when `token` is cancelled, as
@@ -265,7 +236,7 @@ where
 
 /// Resolves when a scope is asked to stop or begins its termination.
 ///
-/// Returned by [`ScopedSpawner::stop_requested`]. It is `Unpin`, so one
+/// Returned by [`ScopedSpawn::stop_requested`]. It is `Unpin`, so one
 /// future can be selected on by `&mut` in a loop, without pinning it.
 ///
 /// # Cancel safety
@@ -306,6 +277,13 @@ pub struct StopRequested {
     /// and is pending (tree.rs, `Children::stop_waiters`): so that many
     /// futures waiting on one scope never scan each other's wakers (G9).
     entry: Option<usize>,
+}
+
+impl StopRequested {
+    /// Waits for `node` to be asked to stop.
+    pub(crate) fn new(node: Arc<Node>) -> Self {
+        StopRequested { node, entry: None }
+    }
 }
 
 impl Future for StopRequested {

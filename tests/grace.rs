@@ -217,20 +217,21 @@ async fn a_child_keeps_its_parents_deadline_when_the_parent_finishes_early() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_spawners_grace_period_applies_to_dropped_handles_and_to_shutdown() {
+async fn a_spawners_grace_period_applies_to_handle_cancels_and_to_shutdown() {
     let log = Log::new();
     let start = Instant::now();
     let root = ScopedSpawner::tokio();
     root.set_grace_period(Some(Duration::from_secs(2))).unwrap();
-    // A dropped handle: the task is asked to stop and has 2 s.
+    // A cancelled handle: the task is asked to stop and has 2 s.
     let l = log.clone();
-    let dropped = root
+    let cancelled = root
         .spawn_task(async move {
             sleep(Duration::from_secs(1)).await;
             l.push(format!("finished @{}", at(start)));
         })
         .unwrap();
-    drop(dropped);
+    cancelled.cancel();
+    drop(cancelled);
     // Shutdown: the stubborn task is dropped at 2 s.
     root.spawn_future(common::pend(&log, "stubborn", None), log.done("stubborn"))
         .unwrap();
