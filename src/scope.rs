@@ -24,7 +24,7 @@ use crate::handle::TaskHandle;
 use crate::loom::Arc;
 use crate::remote_scope::RemoteSpawner;
 use crate::signal::{Outcome, Shared};
-use crate::task::{drop_contained, drop_panic, terminate_block};
+use crate::task::{drop_contained, drop_panic, terminate_block, Absent};
 use crate::tree::{finish_chain, Failure, Link, Node, Signal};
 use crate::{FailurePolicy, ScopedSpawn, ScopedSpawner, SpawnError};
 
@@ -737,7 +737,7 @@ where
     {
         let node = self.spawner.as_raw().node.clone();
         self.spawner
-            .spawn_handled(move |shared: &Arc<Shared<_>>, key| ReportErr {
+            .spawn_handled(Absent, move |_, shared: &Arc<Shared<_>>, key| ReportErr {
                 fut: Some(fut),
                 node,
                 key,

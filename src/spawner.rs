@@ -134,6 +134,52 @@ pub trait ScopedSpawn: Clone + Send + Sync {
         Fut: Future + Send + 'static,
         Fut::Output: Send + 'static;
 
+    /// Spawns the future that `fun` makes from the child's own spawner, and
+    /// returns a typed handle to its result: [`spawn_task`](Self::spawn_task)
+    /// for a child that spawns children of its own, and
+    /// [`spawn`](Self::spawn) without a `done` callback.
+    ///
+    /// The handle resolves once the child's whole subtree has terminated:
+    /// when the child's future completes, its children still running are
+    /// cancelled (phase 3) and awaited first. Dropping the handle detaches
+    /// the child, as [`TaskHandle`] says; a panic is reported as
+    /// [`spawn_task`](Self::spawn_task) reports it.
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn) (`fun` is not called if the spawner's task
+    /// has terminated).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tasktree::{ScopedSpawn, ScopedSpawner};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = ScopedSpawner::tokio();
+    /// // A request handler that fans out and returns a response.
+    /// let handler = root
+    ///     .spawn_task_with(|spawner| async move {
+    ///         let parts: Vec<_> = (1..=3)
+    ///             .map(|i| spawner.spawn_task(async move { i * 10 }).unwrap())
+    ///             .collect();
+    ///         let mut sum = 0;
+    ///         for part in parts {
+    ///             sum += part.await.unwrap();
+    ///         }
+    ///         sum
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(handler.await.unwrap(), 60);
+    /// # }
+    /// ```
+    fn spawn_task_with<Fut, Fun>(&self, fun: Fun) -> Result<TaskHandle<Fut::Output>, SpawnError>
+    where
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+        Fun: FnOnce(Self) -> Fut;
+
     /// Resolves when this spawner's scope is asked to stop: its task got a
     /// graceful cancel (the stop request of
     /// [`TaskHandle::cancel_with_grace`](crate::TaskHandle::cancel_with_grace),
@@ -349,24 +395,27 @@ where
         Fut: Future + Send + 'static,
         Fut::Output: Send + 'static,
     {
-        self.spawn_handled(|_, _| fut)
+        self.spawn_handled(Absent, |_, _, _| fut)
     }
 
-    /// Spawns a leaf whose outcome a [`TaskHandle`] takes (`spawn_task`,
-    /// `TryScope::spawn_try`): `make` gets the handle's done cell and the
+    /// Spawns a child whose outcome a [`TaskHandle`] takes (`spawn_task`,
+    /// `spawn_task_with`, `TryScope::spawn_try`): `make` gets the child's
+    /// spawner (if `scope` is present), the handle's done cell and the
     /// child's slot key.
-    pub(crate) fn spawn_handled<T, Fut, Make>(
+    pub(crate) fn spawn_handled<T, Fut, Make, Sc>(
         &self,
+        scope: Sc,
         make: Make,
     ) -> Result<TaskHandle<T>, SpawnError>
     where
         T: Send + 'static,
         Fut: Future<Output = T> + Send + 'static,
-        Make: FnOnce(&Arc<Shared<T>>, usize) -> Fut,
+        Make: FnOnce(Option<Self>, &Arc<Shared<T>>, usize) -> Fut,
+        Sc: Field<Arc<Node>>,
     {
         let shared = Arc::new(Shared::new());
-        let make = |_, key| make(&shared, key);
-        let key = self.spawn_child(make, Absent, || (), Some(shared.clone()), 1)?;
+        let make = |child, key| make(child, &shared, key);
+        let key = self.spawn_child(make, scope, || (), Some(shared.clone()), 1)?;
         let sender = CancelSender::new(self.raw.node.clone(), key);
         Ok(TaskHandle::new(sender, shared))
     }
@@ -777,6 +826,17 @@ where
         Fut::Output: Send + 'static,
     {
         ScopedSpawner::spawn_task(self, fut)
+    }
+
+    fn spawn_task_with<Fut, Fun>(&self, fun: Fun) -> Result<TaskHandle<Fut::Output>, SpawnError>
+    where
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+        Fun: FnOnce(Self) -> Fut,
+    {
+        self.spawn_handled(None, |child: Option<Self>, _, _| {
+            fun(child.expect("a spawner for a child with a scope"))
+        })
     }
 
     fn as_raw(&self) -> &RemoteSpawner {

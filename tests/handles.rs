@@ -590,3 +590,124 @@ fn handles_are_send_sync_and_unpin() {
     let err = runtime.block_on(cancelled).unwrap_err();
     assert_eq!(boxed(err).unwrap_err().to_string(), "task was cancelled");
 }
+
+// ---------------------------------------------------------------------------
+// `spawn_task_with`: a typed handle for a child with children of its own
+// ---------------------------------------------------------------------------
+
+/// The handle yields the child's value only after the child's subtree has
+/// terminated: a grandchild still running when the child's future
+/// completes is cancelled (phase 3) before the handle resolves (G1).
+#[test]
+fn spawn_task_with_resolves_after_the_subtree() {
+    on_each_executor!(|root, executor| async move {
+        let log = Log::new();
+        let l = log.clone();
+        let handle = root
+            .spawn_task_with(move |spawner| async move {
+                let (running_tx, running_rx) = oneshot::channel::<()>();
+                spawner
+                    .spawn_future(
+                        common::pend(&l, "grandchild", Some(running_tx)),
+                        l.done("grandchild"),
+                    )
+                    .expect("spawn grandchild");
+                let helper = spawner.spawn_task(async { 20 }).expect("spawn helper");
+                running_rx.await.expect("the grandchild runs");
+                l.push("child returns");
+                helper.await.expect("the helper completes") + 22
+            })
+            .expect("spawn");
+        let value = handle.await.expect("the child completes");
+        log.push("handle resolved");
+        assert_eq!(value, 42, "{executor}");
+        log.assert_order(&[
+            "child returns",
+            "grandchild future dropped",
+            "grandchild done",
+            "handle resolved",
+        ]);
+    });
+}
+
+/// Cancelling the handle cancels the child and its subtree; the handle
+/// reports the cancel once all of it has terminated. A panic of such a
+/// child is reported through its handle, as for `spawn_task`.
+#[test]
+fn spawn_task_with_cancels_and_reports_panics() {
+    quiet_intentional_panics();
+    on_each_executor!(|root, executor| async move {
+        let log = Log::new();
+        let l = log.clone();
+        let (running_tx, running_rx) = oneshot::channel::<()>();
+        let handle = root
+            .spawn_task_with(move |spawner| {
+                spawner
+                    .spawn_future(
+                        common::pend(&l, "grandchild", Some(running_tx)),
+                        l.done("grandchild"),
+                    )
+                    .expect("spawn grandchild");
+                pend(l, "child")
+            })
+            .expect("spawn");
+        running_rx.await.expect("the grandchild runs");
+        handle.cancel();
+        let err = handle.await.expect_err("cancelled");
+        log.push("handle resolved");
+        assert!(err.is_cancelled(), "{executor}: {err:?}");
+        log.assert_order(&[
+            "child future dropped",
+            "grandchild future dropped",
+            "grandchild done",
+            "handle resolved",
+        ]);
+
+        let broken = root
+            .spawn_task_with(|_spawner| async { panic_any("boom") })
+            .expect("spawn");
+        let err = broken.await.expect_err("panicked");
+        assert!(err.is_panic(), "{executor}: {err:?}");
+    });
+}
+
+/// Dropping the handle detaches the child, which goes on running with its
+/// children; a spawner whose task has terminated does not call `fun`.
+#[test]
+fn spawn_task_with_detaches_on_drop_and_refuses_after_termination() {
+    on_each_executor!(|root, executor| async move {
+        let log = Log::new();
+        let l = log.clone();
+        let (go_tx, go_rx) = oneshot::channel::<()>();
+        drop(
+            root.spawn_task_with(move |spawner| async move {
+                let inner = l.clone();
+                let grandchild = spawner
+                    .spawn_task(async move {
+                        go_rx.await.expect("the test sends go");
+                        inner.push("grandchild completed");
+                    })
+                    .expect("spawn grandchild");
+                grandchild.await.expect("the grandchild completes");
+                l.push("child completed");
+            })
+            .expect("spawn"),
+        );
+        common::yield_now().await;
+        go_tx.send(()).expect("the detached subtree still runs");
+        until("the child terminates", || root.live_children() == 0).await;
+        log.assert_exact(&["grandchild completed", "child completed"]);
+
+        root.shutdown().await;
+        let called = Arc::new(Mutex::new(false));
+        let c = called.clone();
+        let err = root
+            .spawn_task_with(move |_spawner| {
+                *lock(&c) = true;
+                async {}
+            })
+            .expect_err("the root is shut down");
+        assert!(err.is_terminated(), "{executor}: {err:?}");
+        assert!(!*lock(&called), "{executor}: `fun` must not run");
+    });
+}
