@@ -382,7 +382,7 @@
 //! }
 //! ```
 //!
-//! `examples/http_server.rs` does this for an HTTP server in which every
+//! `examples/http_connections.rs` does this for an HTTP server in which every
 //! connection is a task and every request a scope.
 //!
 //! # Guarantees

@@ -1,4 +1,4 @@
-//! Issue 6: the HTTP server of `examples/http_server.rs`, on an ephemeral
+//! Issue 6: the HTTP server of `examples/http_connections.rs`, on an ephemeral
 //! loopback port, driven by a real HTTP/1 client. Each connection is a task
 //! of the tree, each `/slow` request a scope under it with three backends.
 //!
@@ -8,7 +8,7 @@
 
 // `main`, its arguments and `--smoke` are the example's own.
 #[allow(dead_code)]
-#[path = "../examples/http_server.rs"]
+#[path = "../examples/http_connections.rs"]
 mod server;
 
 use std::future::Future;

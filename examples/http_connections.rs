@@ -30,18 +30,26 @@
 //!   closes), gives them a grace period (5 s, `--grace SECS`), cancels what is
 //!   still running when it runs out, and exits once the tree has drained.
 //!
+//! `examples/http_server.rs` is the short form, on `axum::serve` with
+//! `tasktree::tower::RequestScopeLayer`: there every request is a task of the
+//! tree, but the connections are axum's own tokio tasks. This example keeps
+//! what that one cannot show: connections as tasks of the tree, so that the
+//! grace period of a shutdown bounds the connections too (one stuck in a slow
+//! write is cancelled with the rest), and a connection's `done` runs after
+//! every request it served has terminated.
+//!
 //! Every step of the tree's life is printed: connections accepted and done,
 //! request scopes opened, closed or dropped, backends started, finished or
 //! cancelled (from a drop guard).
 //!
 //! ```sh
-//! cargo run --example http_server               # 127.0.0.1:3000 ($PORT, or `-- 8080`, `-- 0`)
-//! curl -s 'localhost:3000/slow?ms=2000'         # then Ctrl-C the curl: the backends are cancelled
-//! cargo run --example http_server -- --grace 1  # Ctrl-C the server during a slow request
-//! cargo run --example http_server -- --smoke    # serves itself one request, shuts down, prints `ok`
+//! cargo run --example http_connections               # 127.0.0.1:3000 ($PORT, or `-- 8080`, `-- 0`)
+//! curl -s 'localhost:3000/slow?ms=2000'              # then Ctrl-C the curl: the backends are cancelled
+//! cargo run --example http_connections -- --grace 1  # Ctrl-C the server during a slow request
+//! cargo run --example http_connections -- --smoke    # serves itself one request, shuts down, prints `ok`
 //! ```
 //!
-//! `tests/http_server.rs` includes this file as a module and drives
+//! `tests/http_connections.rs` includes this file as a module and drives
 //! [`serve`] with a real client over loopback.
 
 use std::collections::HashMap;
@@ -108,7 +116,7 @@ async fn main() {
     );
 }
 
-const USAGE: &str = "usage: http_server [PORT] [--grace SECS] [--smoke]
+const USAGE: &str = "usage: http_connections [PORT] [--grace SECS] [--smoke]
   PORT          port on 127.0.0.1 (default: $PORT, else 3000; 0 picks a free one)
   --grace SECS  how long in-flight requests may run after Ctrl-C (default 5)
   --smoke       serve one request to itself, shut down, check that the tree drained, print `ok`";
@@ -141,7 +149,7 @@ impl Config {
                         .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
                         .ok_or(format!("bad --grace: {secs}"))?;
                 }
-                "-h" | "--help" => return Err("http_server: tasktree behind axum".into()),
+                "-h" | "--help" => return Err("http_connections: tasktree behind axum".into()),
                 port => config.port = port.parse().map_err(|_| format!("bad port: {port}"))?,
             }
         }
