@@ -485,6 +485,8 @@ mod signal;
 mod spawner;
 mod stop;
 mod task;
+#[cfg(feature = "tower")]
+pub mod tower;
 mod tree;
 
 pub use error::{SpawnError, TimerError};
