@@ -48,6 +48,7 @@
 //! outlives the grace period:
 //!
 //! ```no_run
+//! use std::future::IntoFuture;
 //! use std::time::Duration;
 //! use axum::{routing::get, Router};
 //! use tasktree::tower::{RequestScopeLayer, RequestSpawner};
