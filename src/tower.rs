@@ -26,9 +26,10 @@
 //!   handles, or open a [`scope`](crate::ScopedSpawner::scope) on the
 //!   request's spawner, which waits for its children when its body returns.
 //! - **The client goes away.** hyper drops the response future; the request
-//!   is then cancelled: the handler's future is dropped, and its children are
-//!   cancelled and awaited by the tree, so the root's
-//!   [`shutdown`](crate::ScopedSpawner::shutdown) still waits for them.
+//!   is then cancelled (gracefully if the spawner has a grace period): the
+//!   handler's future is dropped, and its children are cancelled and awaited
+//!   by the tree, so the root's [`shutdown`](crate::ScopedSpawner::shutdown)
+//!   still waits for them.
 //! - **The root shuts down.** With
 //!   [`shutdown_with_grace`](crate::ScopedSpawner::shutdown_with_grace), every
 //!   request is asked to stop (the handler sees
@@ -339,10 +340,13 @@ where
 /// # Cancel safety
 ///
 /// Dropping it before it resolved (hyper does when the client goes away)
-/// cancels the request's task: the handler's future is dropped and its
-/// children are cancelled (after the spawner's grace period, if it has one),
-/// and the tree awaits them, so the spawner's
-/// [`shutdown`](crate::ScopedSpawner::shutdown) still waits for them.
+/// cancels the request's task: the handler's future is dropped, then its
+/// children are cancelled, and the tree awaits them, so the spawner's
+/// [`shutdown`](crate::ScopedSpawner::shutdown) still waits for them. If the
+/// spawner has a grace period
+/// ([`set_grace_period`](crate::ScopedSpawner::set_grace_period)), the
+/// cancel is graceful: the request is asked to stop first, and cancelled
+/// when the period ends.
 ///
 /// # Examples
 ///
