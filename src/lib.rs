@@ -384,7 +384,7 @@
 //! }
 //! ```
 //!
-//! `examples/http_server.rs` does this for an HTTP server in which every
+//! `examples/http_connections.rs` does this for an HTTP server in which every
 //! connection is a task and every request a scope.
 //!
 //! # Guarantees
@@ -487,6 +487,8 @@ mod signal;
 mod spawner;
 mod stop;
 mod task;
+#[cfg(feature = "tower")]
+pub mod tower;
 mod tree;
 
 pub use error::{SpawnError, TimerError};
