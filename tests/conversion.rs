@@ -46,7 +46,10 @@ impl Connection {
             let text = line.trim().to_uppercase();
             let answer = self.spawner.spawn_task(async move { text }).unwrap();
             let answer = answer.await.unwrap();
-            self.lines.get_mut().write_all(format!("{answer}\n").as_bytes()).await?;
+            self.lines
+                .get_mut()
+                .write_all(format!("{answer}\n").as_bytes())
+                .await?;
         }
     }
 }
@@ -74,7 +77,9 @@ async fn serve(
         }
     }
     // Every connection is asked to stop and has 5 s; then it is cancelled.
-    root.shutdown_with_grace(Duration::from_secs(5)).unwrap().await;
+    root.shutdown_with_grace(Duration::from_secs(5))
+        .unwrap()
+        .await;
     // README
     root
 }

@@ -127,7 +127,10 @@ fn dropping_a_cancel_on_drop_guard_cancels_the_child() {
             .expect("spawn")
             .cancel_on_drop();
         until("the child runs", || log.contains("child running")).await;
-        assert!(!guard.is_finished(), "{executor}: `Deref` reaches the handle");
+        assert!(
+            !guard.is_finished(),
+            "{executor}: `Deref` reaches the handle"
+        );
         drop(guard);
         until("the child terminates", || root.live_children() == 0).await;
         log.assert_exact(&["child running", "child future dropped"]);
@@ -156,7 +159,10 @@ fn dropping_a_cancel_on_drop_guard_before_the_first_poll_never_polls() {
 #[test]
 fn a_cancel_on_drop_guard_yields_the_result_and_can_be_disarmed() {
     on_each_executor!(|root, executor| async move {
-        let guard = root.spawn_task(async { 6 * 7 }).expect("spawn").cancel_on_drop();
+        let guard = root
+            .spawn_task(async { 6 * 7 })
+            .expect("spawn")
+            .cancel_on_drop();
         assert_eq!(guard.await.expect("completes"), 42, "{executor}");
 
         let log = Log::new();
@@ -193,7 +199,9 @@ fn dropping_the_handle_detaches_the_child() {
             l.push("child completed");
         });
         common::yield_now().await;
-        go_tx.send(()).expect("a dropped handle's child is still running");
+        go_tx
+            .send(())
+            .expect("a dropped handle's child is still running");
         until("the child terminates", || root.live_children() == 0).await;
         log.assert_exact(&["child completed", "child future dropped"]);
         let _ = executor;
@@ -208,7 +216,10 @@ fn dropping_the_handle_before_the_first_poll_still_runs_the_child() {
     let root = ScopedSpawner::new(executor.clone());
     let log = Log::new();
     let l = log.clone();
-    drop(root.spawn_task(async move { l.push("child ran") }).expect("spawn"));
+    drop(
+        root.spawn_task(async move { l.push("child ran") })
+            .expect("spawn"),
+    );
     executor.run_until_stalled();
     log.assert_exact(&["child ran"]);
     assert_eq!(root.live_children(), 0);
