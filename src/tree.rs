@@ -1128,11 +1128,11 @@ enum Close {
     Now,
 }
 
-/// Cancels the task of slot `key` under the lock, if it is still linked (I6).
-/// A finished child's slot (a handle dropped after its result) leaves the
-/// scope's `any_cancelled` fast path untouched. A graceful cancel asks the
-/// task to stop now, and arms a timer entry (grace.rs; it names the slot
-/// until the slot's done signal, I5) that cancels it at the deadline.
+/// Cancels the task of slot `key` under the lock, if it is Running or
+/// Stopping (I6). A finished child's slot (a handle dropped after its
+/// result, the common case) costs one look at its state, inline, and
+/// leaves the scope's `any_cancelled` fast path untouched.
+#[inline]
 fn cancel_locked(
     node: &Arc<Node>,
     children: &mut Children,
@@ -1141,9 +1141,24 @@ fn cancel_locked(
     wakeups: &mut Wakeups,
 ) {
     let state = children.slots[key].state;
-    if !state.is_cancellable() {
-        return;
+    if state.is_cancellable() {
+        cancel_live_locked(node, children, key, state, how, wakeups);
     }
+}
+
+/// [`cancel_locked`] of a slot in `state`, Running or Stopping. A graceful
+/// cancel asks the task to stop now, and arms a timer entry (grace.rs; it
+/// names the slot until the slot's done signal, I5) that cancels it at the
+/// deadline. Out of line, so that `cancel_locked` inlines.
+#[inline(never)]
+fn cancel_live_locked(
+    node: &Arc<Node>,
+    children: &mut Children,
+    key: usize,
+    state: State,
+    how: How,
+    wakeups: &mut Wakeups,
+) {
     let expired = matches!(how, How::Expire);
     // `Some(timer)`: a stop request now, and (if `timer` is `Some`) the
     // cancel at its deadline; `None`: the cancel now.
