@@ -105,24 +105,24 @@
 //! the [`Slot`] transitions).
 //!
 //! ```text
-//!  wrapper (task::Phase)                           slot (State)
+//!  wrapper (task::Phase)                       slot (State)
 //!
-//!                                     Node::register ─▶ Running, or Stopping
-//!                                                        if the scope was asked to stop
-//!  Phase::Running: before each poll      ◀─ Signal ──  Running ─Slot::stop─▶ Stopping
-//!    Node::peek_signal / poll_signal                     (cancel_locked with a grace
-//!    (Signal, State::signal)                             period, stop_children_locked)
-//!    Signal::Stop: Node::request_stop on               Running | Stopping
-//!      its own scope; the future runs on                 ─Slot::cancel─▶ Cancelled { expired }
-//!  1 ends: the future is Ready, or                       (cancel_locked, close_locked)
-//!      Signal::Cancel
+//!                                    Node::register ─▶ Running, or Stopping
+//!                                                      if the scope was asked to stop
+//!  Phase::Running: before each poll,   ◀─ Signal ─  Running | Stopping ─Slot::stop─▶ Stopping
+//!    Node::peek_signal / poll_signal                  (cancel_locked with a grace
+//!    read State::signal                               period; stop_children_locked,
+//!    Signal::Stop: Node::request_stop                 from Running only)
+//!      on its own scope; the future runs on         Running | Stopping ─Slot::cancel─▶
+//!  1 ends: the future is Ready, or                    Cancelled { expired }
+//!      Signal::Cancel                                 (cancel_locked, close_locked)
 //!  2 Phase::Draining is set (drop_future)
 //!  3 Node::close: its own scope's children
 //!      ─▶ Cancelled, or Stopping then
 //!      Cancelled at the deadline
 //!  4 Node::poll_drained until `live == 0`
 //!  5 run_callback (`done`)
-//!  6 Link::done_with ────────────────────────────────▶ any ─Slot::unlink─▶ Done { asked }
+//!  6 Link::done_with ─────────────────────────────▶ any but Done ─Slot::unlink─▶ Done { asked }
 //!  Phase::Signalled (terminal)
 //! ```
 //!
@@ -168,9 +168,9 @@ pub(crate) struct Node {
     root: bool,
     /// Live `RemoteSpawner` handles of a root node (see "Field ownership").
     handles: AtomicUsize,
-    /// Set (under the lock, before the flag of any slot) once any child of
-    /// this node has been cancelled; lets a task skip the lock before its
-    /// first poll while no child was ever cancelled (I6).
+    /// Set (under the lock, before any slot leaves `State::Running`) once
+    /// any child of this node has been cancelled or asked to stop; lets a
+    /// task skip the lock before its first poll while none was (I6).
     any_cancelled: AtomicBool,
 }
 
@@ -332,7 +332,11 @@ impl Slot {
         Slot {
             waker: None,
             refs,
-            state: if stop { State::Stopping } else { State::Running },
+            state: if stop {
+                State::Stopping
+            } else {
+                State::Running
+            },
         }
     }
 
