@@ -4,11 +4,12 @@
 //!
 //! A parent holds the [`CancelSender`] and the [`DoneReceiver`]
 //! ([`ParentSignals`]); a child holds the [`CancelReceiver`] and the
-//! [`DoneSender`] ([`ChildSignals`]). None of them is a channel: the cancel
-//! pair is the slot's `cancelled` flag and the child's stored waker, the done
-//! pair the slot's `linked` flag, which the child's done signal clears in
-//! phase 6 under the parent's lock (the receiver's waker waits among the
-//! slot's foreign wakers). Only a [`TaskHandle`](crate::TaskHandle), which
+//! [`DoneSender`] ([`ChildSignals`]). None of them is a channel: both read
+//! the slot's state (tree.rs, `State`). The cancel pair is its move to
+//! `Cancelled` (or `Stopping`) and the child's stored waker, the done pair
+//! its move to `Done`, which the child's done signal makes in phase 6 under
+//! the parent's lock (the receiver's waker waits among the slot's foreign
+//! wakers). Only a [`TaskHandle`](crate::TaskHandle), which
 //! takes a value, has a cell of its own ([`Shared`]).
 
 use std::any::Any;

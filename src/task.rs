@@ -301,7 +301,7 @@ where
                     };
                     let key = *this.key as usize;
                     // Phase 1: the future runs until it completes or a cancel
-                    // arrives. The cancel flag is read before each poll (I6).
+                    // arrives. The slot's state is read before each poll (I6).
                     let stop_seen = seen.stop_seen();
                     let signal = if seen.registered() {
                         parent.poll_signal(key, cx.waker(), stop_seen)

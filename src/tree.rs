@@ -4,48 +4,59 @@
 //! is an `Arc<Node>`; each child owns a [`Link`] (the scope's `Arc` plus its
 //! slot key), and the signal types of the public API are thin views onto the
 //! same slot. A leaf spawned with `spawn_future` has no node of its own: it is
-//! only a slot in its parent.
+//! only a slot in its parent. A slot is the child's one record: its waker,
+//! its views and its [`State`] (running, asked to stop, cancelled, done).
 //!
 //! # Invariants
 //!
+//! Each names the guarantee of GUARANTEES.md it serves and the loom model
+//! (`loom-tests/tests/`) that checks it.
+//!
 //! - **I1** `closed`, the slot set and `live` change under the node's one
-//!   lock; once `closed` is set no slot is ever added (G5). A spawn that wins
+//!   lock; once `closed` is set no slot is ever added. A spawn that wins
 //!   the lock before the close is counted in `live` and cancelled by the close;
-//!   one that loses gets `SpawnError::Terminated`.
-//!   Checked by `loom-tests/tests/g5_no_orphans.rs`, `g7_concurrent_spawners.rs`.
+//!   one that loses gets `SpawnError::Terminated`. Serves G5, G7, G8.
+//!   Models: `g5_no_orphans.rs`, `g7_concurrent_spawners.rs`, `g8_root.rs`.
 //! - **I2** At most one node lock is held at any time by library code: no
 //!   function here takes a second node lock while holding one. This rules out
 //!   lock-order deadlocks between parents and children and between siblings.
 //!   The one nested lock is a handle's done cell (signal.rs, `Shared`), taken
 //!   inside its parent's node lock by `Link::done_with`; no code takes a node
-//!   lock while holding a done cell's.
+//!   lock while holding a done cell's. Serves G3 (no deadlock stops a
+//!   subtree's termination). Models: loom fails every model that deadlocks;
+//!   `g3_cascade.rs` locks three levels of nodes, `scope_fail_vs_body.rs`
+//!   takes the nested done cell.
 //! - **I3** No waker is woken or dropped, no `done` callback runs, and no user
 //!   future is polled or dropped while a node lock is held. Wakers are taken out
-//!   under the lock and woken after it is released (see `Wakeups`).
-//! - **I4** `live` counts the slots whose task has not yet sent its done signal
-//!   (`linked`). It reaches zero only through [`Link::done_with`], and whoever sees
-//!   it reach zero takes the waiters and the orphan continuation (G1, G2).
-//!   Checked by `g1_containment.rs`, `g2_upward_order.rs`.
-//! - **I5** A slot is removed only when it is no longer linked *and* no view
+//!   under the lock and woken after it is released (see `Wakeups`; the slot
+//!   transitions return the waker they take, `#[must_use]`). Serves G10.
+//!   No loom model (a lock held across user code deadlocks in one thread,
+//!   with no race to explore): checked by `tests/reentrancy.rs`.
+//! - **I4** `live` counts the slots whose task has not yet sent its done
+//!   signal (not [`State::Done`]). It reaches zero only through
+//!   [`Link::done_with`], and whoever sees it reach zero takes the waiters and
+//!   the orphan continuation. Serves G1, G2.
+//!   Models: `g1_containment.rs`, `g2_upward_order.rs`, `g3_cascade.rs`.
+//! - **I5** A slot is removed only when it is [`State::Done`] *and* no view
 //!   (cancel sender, cancel receiver, done receiver) refers to it
-//!   (`refs == 0`), so a key is
-//!   never reused while anyone can still name it (no ABA: a stale view cannot
-//!   cancel a later child, G3, G4). A timer entry (grace.rs) names a slot
-//!   without a view: it is removed when the slot's done signal unlinks it
-//!   (`Link::done_with`), before the slot can go.
-//!   Checked by `i5_no_key_reuse.rs`.
-//! - **I6** A slot's `cancelled` flag only goes from false to true; the task
-//!   reads it under the lock before every poll of its future and stores its
-//!   waker under the same lock, so a cancel either is seen by the next poll or
-//!   wakes the waker stored before it (G3, G4).
-//!   Checked by `g4_exactly_once.rs`; for the stop request of a graceful
-//!   cancel (the `stopping` flag, read and stored under the same lock), by
-//!   `g3_stop_request.rs`.
+//!   (`refs == 0`), so a key is never reused while anyone can still name it
+//!   (no ABA: a stale view cannot cancel a later child). A timer entry
+//!   (grace.rs) names a slot without a view: it is removed when the slot's
+//!   done signal unlinks it (`Link::done_with`), before the slot can go.
+//!   Serves G3, G4. Models: `i5_no_key_reuse.rs`, `g4_exactly_once.rs`.
+//! - **I6** A slot's [`State`] only moves forward (Running, Stopping,
+//!   Cancelled, Done, skipping any), by the [`Slot`] transitions, under the
+//!   node's lock; the task reads it there before every poll of its future and
+//!   stores its waker under the same lock, so a cancel or a stop request
+//!   either is seen by the next poll or wakes the waker stored before it.
+//!   Serves G3, G4. Models: `g4_exactly_once.rs` (a cancel),
+//!   `g3_stop_request.rs` (a stop request), `g3_cascade.rs`, `g8_root.rs`.
 //! - **I7** Under fail-fast, the first reported failure is stored, the scope
 //!   is closed and every live child is cancelled in the same critical section,
 //!   and the waiters (the scope block, or the owner in phase 4) are woken after
 //!   it; later failures stay with their own task handles. A scope block reads
-//!   the failure only after `live` reached zero (G1 for scopes).
+//!   the failure only after `live` reached zero. Serves G1 for scopes.
+//!   Model: `scope_fail_vs_body.rs`.
 //!
 //! # Lock order
 //!
@@ -57,7 +68,11 @@
 //!
 //! - `Children` is only touched under `Node::children`'s lock.
 //! - `Slot::waker` is written only by the task that owns the slot's `Link`
-//!   (through `poll_signal`), and taken by whoever cancels it.
+//!   (through `poll_signal`), and taken by the transition that asks it to
+//!   stop, cancels it or unlinks it.
+//! - `Slot::state` moves by the transitions of [`Slot`] only: `stop` and
+//!   `cancel` by whoever cancels the child (a view, its scope's close or stop
+//!   request, a timer entry), `unlink` by the owner of the slot's `Link`.
 //! - `Children::orphan` is set only by the owner of the node's task, when the
 //!   executor dropped that task before its termination finished; it is taken
 //!   by whoever brings `live` to zero.
@@ -84,21 +99,37 @@
 //!
 //! # Lifecycle
 //!
-//! The six termination phases of GUARANTEES.md, as the wrapper future in
-//! `task.rs` walks them: each name is a variant of `task::Phase`, of
-//! [`Signal`] (what the task reads in its slot), or the function that does
-//! the step.
+//! The six termination phases of GUARANTEES.md, side by side: on the left
+//! the wrapper future (`task::Phase`, task.rs) and the function doing each
+//! step, on the right the task's slot in its parent ([`State`], moved by
+//! the [`Slot`] transitions).
 //!
 //! ```text
-//! Phase::Running ─(future Ready | Signal::Cancel)─▶ 2: Phase::Draining is set,
-//!     which drops the future ─▶ 3: Node::close (the children cancelled)
-//!     ─▶ 4: Node::poll_drained until `live == 0` ─▶ 5: `done` (run_callback)
-//!     ─▶ 6: Link::done_with (the slot unlinked) ─▶ Phase::Signalled (terminal)
+//!  wrapper (task::Phase)                       slot (State)
+//!
+//!                                    Node::register ─▶ Running, or Stopping
+//!                                                      if the scope was asked to stop
+//!  Phase::Running: before each poll,   ◀─ Signal ─  Running | Stopping ─Slot::stop─▶ Stopping
+//!    Node::peek_signal / poll_signal                  (cancel_locked with a grace
+//!    read State::signal                               period; stop_children_locked,
+//!    Signal::Stop: Node::request_stop                 from Running only)
+//!      on its own scope; the future runs on         Running | Stopping ─Slot::cancel─▶
+//!  1 ends: the future is Ready, or                    Cancelled { expired }
+//!      Signal::Cancel                                 (cancel_locked, close_locked)
+//!  2 Phase::Draining is set (drop_future)
+//!  3 Node::close: its own scope's children
+//!      ─▶ Cancelled, or Stopping then
+//!      Cancelled at the deadline
+//!  4 Node::poll_drained until `live == 0`
+//!  5 run_callback (`done`)
+//!  6 Link::done_with ─────────────────────────────▶ any but Done ─Slot::unlink─▶ Done { asked }
+//!  Phase::Signalled (terminal)
 //! ```
 //!
-//! A leaf (no scope) goes from 2 to 5 in the same poll. `Signal::Stop` (a
-//! graceful cancel's stop request) leaves the task in `Phase::Running` and
-//! passes the request on to its scope (`Node::request_stop`).
+//! A leaf (no scope) goes from 2 to 5 in the same poll. A done signal can
+//! come in any state: a task that completes while asked to stop or
+//! cancelled is `Done` all the same, and `asked` keeps what its views report
+//! (`is_cancelled`, `is_stop_requested`).
 //!
 //! If the executor drops the wrapper before `Signalled`, the wrapper finishes
 //! the phases it can at once (drop the future, cancel the children) and hands
@@ -137,9 +168,9 @@ pub(crate) struct Node {
     root: bool,
     /// Live `RemoteSpawner` handles of a root node (see "Field ownership").
     handles: AtomicUsize,
-    /// Set (under the lock, before the flag of any slot) once any child of
-    /// this node has been cancelled; lets a task skip the lock before its
-    /// first poll while no child was ever cancelled (I6).
+    /// Set (under the lock, before any slot leaves `State::Running`) once
+    /// any child of this node has been cancelled or asked to stop; lets a
+    /// task skip the lock before its first poll while none was (I6).
     any_cancelled: AtomicBool,
 }
 
@@ -198,19 +229,151 @@ impl Failure {
     }
 }
 
+/// A child's record in its parent's scope.
 struct Slot {
     /// The owning task's waker, stored under the lock before it parks (I6).
     waker: Option<Waker>,
     /// Views and links referring to this slot (I5).
     refs: u32,
-    /// Set by a cancel (I6).
-    cancelled: bool,
-    /// Set by a graceful cancel's stop request, before `cancelled` (grace.rs).
-    stopping: bool,
-    /// The cancel came from the task's deadline.
-    expired: bool,
-    /// The task has not yet sent its done signal (I4).
-    linked: bool,
+    /// Where the task is in its life (I6).
+    state: State,
+}
+
+/// Where a child is in its life, as its slot records it: moved only by the
+/// transitions of [`Slot`] (I6; the diagram under "Lifecycle" in the module
+/// docs).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    /// Nothing asked of the task yet.
+    Running,
+    /// Asked to stop (a graceful cancel's stop request, or its scope's): the
+    /// task passes the request on to its own scope and runs on until the
+    /// cancel, which a timer entry (grace.rs) or the caller sends.
+    Stopping,
+    /// Cancelled: the task's phase 1 ends at its next poll. `expired` if by
+    /// the task's deadline.
+    Cancelled { expired: bool },
+    /// The task has sent its done signal (phase 6): the slot is unlinked and
+    /// no longer counted in `live` (I4). `asked` is what had been asked of
+    /// the task by then, which its views go on reporting.
+    Done { asked: Asked },
+}
+
+/// What had been asked of a task when it sent its done signal
+/// ([`State::Done`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Asked {
+    Nothing,
+    Stop,
+    Cancel,
+}
+
+// A slot stays three words, and a slab entry (`Vacant(usize)` or the slot)
+// too: the state's spare values leave the entry a niche. `SlabEntry` mirrors
+// the private `slab::Entry`.
+#[allow(dead_code)]
+enum SlabEntry {
+    Vacant(usize),
+    Occupied(Slot),
+}
+const _: () = assert!(std::mem::size_of::<Slot>() <= 24);
+const _: () = assert!(std::mem::size_of::<SlabEntry>() <= 24);
+
+impl State {
+    /// Running or Stopping: still linked, not yet cancelled; a cancel, a
+    /// stop request or a deadline applies.
+    fn is_cancellable(self) -> bool {
+        matches!(self, State::Running | State::Stopping)
+    }
+
+    /// The done signal has not been sent yet (I4).
+    fn is_linked(self) -> bool {
+        !matches!(self, State::Done { .. })
+    }
+
+    /// Cancelled, before or after the done signal.
+    fn is_cancelled(self) -> bool {
+        matches!(
+            self,
+            State::Cancelled { .. }
+                | State::Done {
+                    asked: Asked::Cancel
+                }
+        )
+    }
+
+    /// Asked to stop or cancelled, before or after the done signal.
+    fn is_stop_requested(self) -> bool {
+        !matches!(
+            self,
+            State::Running
+                | State::Done {
+                    asked: Asked::Nothing
+                }
+        )
+    }
+
+    /// What the task finds before a poll (see [`Signal`]). `stop_seen`: it
+    /// has already passed a stop request on.
+    fn signal(self, stop_seen: bool) -> Signal {
+        debug_assert!(self.is_linked(), "a task reads its slot while linked");
+        match self {
+            State::Cancelled { expired } => Signal::Cancel { expired },
+            State::Stopping if !stop_seen => Signal::Stop,
+            _ => Signal::Run,
+        }
+    }
+}
+
+impl Slot {
+    /// A new child's slot with `refs` references: Running, or Stopping if
+    /// its scope was asked to stop.
+    fn new(refs: u32, stop: bool) -> Self {
+        Slot {
+            waker: None,
+            refs,
+            state: if stop {
+                State::Stopping
+            } else {
+                State::Running
+            },
+        }
+    }
+
+    /// Running or Stopping → Stopping: asks the task to stop (again, with a
+    /// new deadline, if it was). Returns its waker, to be woken after the
+    /// lock is released (I3, I6).
+    #[must_use = "the task's waker must be woken after the lock is released (I3)"]
+    fn stop(&mut self) -> Option<Waker> {
+        debug_assert!(self.state.is_cancellable(), "stop in {:?}", self.state);
+        self.state = State::Stopping;
+        self.waker.take()
+    }
+
+    /// Running or Stopping → Cancelled: `expired` if by the task's deadline.
+    /// Returns its waker, to be woken after the lock is released (I3, I6).
+    #[must_use = "the task's waker must be woken after the lock is released (I3)"]
+    fn cancel(&mut self, expired: bool) -> Option<Waker> {
+        debug_assert!(self.state.is_cancellable(), "cancel in {:?}", self.state);
+        self.state = State::Cancelled { expired };
+        self.waker.take()
+    }
+
+    /// Running, Stopping or Cancelled → Done: the task's done signal (phase
+    /// 6; I4), sent once (G4). Returns its stale waker, to be dropped after
+    /// the lock is released (I3).
+    #[must_use = "the stale waker must be dropped after the lock is released (I3)"]
+    fn unlink(&mut self) -> Option<Waker> {
+        debug_assert!(self.state.is_linked(), "a done signal is sent once (G4)");
+        let asked = match self.state {
+            State::Running => Asked::Nothing,
+            State::Stopping => Asked::Stop,
+            State::Cancelled { .. } => Asked::Cancel,
+            State::Done { asked } => asked,
+        };
+        self.state = State::Done { asked };
+        self.waker.take()
+    }
 }
 
 /// What a task finds in its slot before a poll of its future. Small and
@@ -476,15 +639,8 @@ impl Node {
         }
         // A child of a scope that was asked to stop is asked at birth; the
         // `any_cancelled` flag is already set (`request_stop`).
-        let stopping = children.stop;
-        let key = children.slots.insert(Slot {
-            waker: None,
-            refs: 1 + views,
-            cancelled: false,
-            stopping,
-            expired: false,
-            linked: true,
-        });
+        let stop = children.stop;
+        let key = children.slots.insert(Slot::new(1 + views, stop));
         children.live += 1;
         drop(children);
         Ok(Link {
@@ -495,24 +651,25 @@ impl Node {
 
     /// Whether slot `key` was cancelled, without registering a waker.
     pub(crate) fn is_cancelled(&self, key: usize) -> bool {
-        self.read_slot(key, |slot| slot.cancelled)
+        self.read_state(key, State::is_cancelled)
     }
 
     /// Whether slot `key` was cancelled or asked to stop, without
     /// registering a waker.
     pub(crate) fn is_stop_requested(&self, key: usize) -> bool {
-        self.read_slot(key, |slot| slot.cancelled || slot.stopping)
+        self.read_state(key, State::is_stop_requested)
     }
 
-    /// Reads slot `key` under the lock; `false` without locking while no
-    /// child of the scope was ever cancelled or asked to stop.
-    fn read_slot(&self, key: usize, read: impl FnOnce(&Slot) -> bool) -> bool {
+    /// Reads the state of slot `key` under the lock; `false` without
+    /// locking while no child of the scope was ever cancelled or asked to
+    /// stop.
+    fn read_state(&self, key: usize, read: impl FnOnce(State) -> bool) -> bool {
         // Acquire: pairs with the Release store in `mark_cancelling`; a cancel
         // that happened before this call has set the flag (I6).
         if !self.any_cancelled.load(Ordering::Acquire) {
             return false;
         }
-        read(&self.children.lock().slots[key])
+        read(self.children.lock().slots[key].state)
     }
 
     /// The task's signal before its first poll, without registering a waker.
@@ -522,7 +679,7 @@ impl Node {
         if !self.any_cancelled.load(Ordering::Acquire) {
             return Signal::Run;
         }
-        signal_locked(&self.children.lock(), key, stop_seen)
+        self.children.lock().slots[key].state.signal(stop_seen)
     }
 
     /// The task's signal; unless cancelled, stores `waker` as the task's
@@ -533,9 +690,9 @@ impl Node {
         // unlock (I3).
         let _replaced;
         let mut children = self.children.lock();
-        let signal = signal_locked(&children, key, stop_seen);
+        let slot = &mut children.slots[key];
+        let signal = slot.state.signal(stop_seen);
         if !matches!(signal, Signal::Cancel { .. }) {
-            let slot = &mut children.slots[key];
             match &slot.waker {
                 Some(stored) if stored.will_wake(waker) => {}
                 _ => _replaced = slot.waker.replace(waker.clone()),
@@ -544,7 +701,7 @@ impl Node {
         signal
     }
 
-    /// Sets `any_cancelled` before a slot's flag is set (I6).
+    /// Sets `any_cancelled` before a slot leaves `State::Running` (I6).
     fn mark_cancelling(&self) {
         if !self.any_cancelled.load(Ordering::Relaxed) {
             self.any_cancelled.store(true, Ordering::Release);
@@ -556,7 +713,8 @@ impl Node {
         let mut children = self.children.lock();
         let children = &mut *children;
         let slot = &children.slots[key];
-        if slot.cancelled || slot.stopping || !slot.linked {
+        // Asked to stop, cancelled or done.
+        if slot.state != State::Running {
             return Poll::Ready(());
         }
         if slot.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
@@ -575,7 +733,7 @@ impl Node {
     pub(crate) fn poll_done(&self, key: usize, waker: &Waker) -> Poll<()> {
         let mut children = self.children.lock();
         let children = &mut *children;
-        if !children.slots[key].linked {
+        if !children.slots[key].state.is_linked() {
             return Poll::Ready(());
         }
         children.foreign.register(key, waker);
@@ -584,7 +742,7 @@ impl Node {
 
     /// Whether the task of slot `key` has sent its done signal.
     pub(crate) fn is_done(&self, key: usize) -> bool {
-        !self.children.lock().slots[key].linked
+        !self.children.lock().slots[key].state.is_linked()
     }
 
     /// A new view of slot `key` (I5).
@@ -625,8 +783,7 @@ impl Node {
     pub(crate) fn set_deadline(this: &Arc<Self>, key: usize, deadline: Deadline, passed: bool) {
         let mut wakeups = Wakeups::default();
         let mut guard = this.children.lock();
-        let slot = &guard.slots[key];
-        if slot.linked && !slot.cancelled {
+        if guard.slots[key].state.is_cancellable() {
             if passed {
                 cancel_locked(this, &mut guard, key, How::Expire, &mut wakeups);
             } else {
@@ -975,25 +1132,11 @@ enum Close {
     Now,
 }
 
-/// What a task finds in slot `key` (see [`Signal`]).
-fn signal_locked(children: &Children, key: usize, stop_seen: bool) -> Signal {
-    let slot = &children.slots[key];
-    if slot.cancelled {
-        Signal::Cancel {
-            expired: slot.expired,
-        }
-    } else if slot.stopping && !stop_seen {
-        Signal::Stop
-    } else {
-        Signal::Run
-    }
-}
-
-/// Cancels the task of slot `key` under the lock, if it is still linked (I6).
-/// A finished child's slot (a handle dropped after its result) leaves the
-/// scope's `any_cancelled` fast path untouched. A graceful cancel asks the
-/// task to stop now, and arms a timer entry (grace.rs; it names the slot
-/// until the slot's done signal, I5) that cancels it at the deadline.
+/// Cancels the task of slot `key` under the lock, if it is Running or
+/// Stopping (I6). A finished child's slot (a handle dropped after its
+/// result, the common case) costs one look at its state, inline, and
+/// leaves the scope's `any_cancelled` fast path untouched.
+#[inline]
 fn cancel_locked(
     node: &Arc<Node>,
     children: &mut Children,
@@ -1001,15 +1144,30 @@ fn cancel_locked(
     how: How,
     wakeups: &mut Wakeups,
 ) {
-    let slot = &children.slots[key];
-    if !slot.linked || slot.cancelled {
-        return;
+    let state = children.slots[key].state;
+    if state.is_cancellable() {
+        cancel_live_locked(node, children, key, state, how, wakeups);
     }
-    let expire = matches!(how, How::Expire);
+}
+
+/// [`cancel_locked`] of a slot in `state`, Running or Stopping. A graceful
+/// cancel asks the task to stop now, and arms a timer entry (grace.rs; it
+/// names the slot until the slot's done signal, I5) that cancels it at the
+/// deadline. Out of line, so that `cancel_locked` inlines.
+#[inline(never)]
+fn cancel_live_locked(
+    node: &Arc<Node>,
+    children: &mut Children,
+    key: usize,
+    state: State,
+    how: How,
+    wakeups: &mut Wakeups,
+) {
+    let expired = matches!(how, How::Expire);
     // `Some(timer)`: a stop request now, and (if `timer` is `Some`) the
     // cancel at its deadline; `None`: the cancel now.
     let stop: Option<Option<Deadline>> = match how {
-        How::Default if slot.stopping => return,
+        How::Default if state == State::Stopping => return,
         How::Default => children.grace.for_cancel().map(Some),
         How::Grace(deadline) => Some(Some(deadline)),
         How::Now | How::Expire => None,
@@ -1021,18 +1179,13 @@ fn cancel_locked(
     let slot = &mut children.slots[key];
     match stop {
         Some(timer) => {
-            slot.stopping = true;
-            wakeups.extend(slot.waker.take());
+            wakeups.extend(slot.stop());
             if let Some(deadline) = timer {
                 children.grace.set_slot(key, deadline.clone());
                 arm_locked(node, children, deadline, Action::CancelNow(key), wakeups);
             }
         }
-        None => {
-            slot.cancelled = true;
-            slot.expired = expire;
-            wakeups.extend(slot.waker.take());
-        }
+        None => wakeups.extend(slot.cancel(expired)),
     }
     children.foreign.take(Some(key), wakeups);
 }
@@ -1065,9 +1218,8 @@ fn close_locked(node: &Arc<Node>, children: &mut Children, how: Close, wakeups: 
         }
         None => {
             for (_, slot) in children.slots.iter_mut() {
-                if slot.linked && !slot.cancelled {
-                    slot.cancelled = true;
-                    wakeups.extend(slot.waker.take());
+                if slot.state.is_cancellable() {
+                    wakeups.extend(slot.cancel(false));
                 }
             }
         }
@@ -1091,9 +1243,8 @@ fn close_drained(mut children: crate::loom::MutexGuard<'_, Children>) {
 /// the scope's lock: their wakers are taken to be woken after it (I3, I6).
 fn stop_children_locked(children: &mut Children, wakeups: &mut Wakeups) {
     for (_, slot) in children.slots.iter_mut() {
-        if slot.linked && !slot.cancelled && !slot.stopping {
-            slot.stopping = true;
-            wakeups.extend(slot.waker.take());
+        if slot.state == State::Running {
+            wakeups.extend(slot.stop());
         }
     }
 }
@@ -1255,10 +1406,8 @@ impl Link {
         let mut children = self.node.children.lock();
         let children_ref = &mut *children;
         let slot = &mut children_ref.slots[self.key];
-        debug_assert!(slot.linked, "a done signal is sent once (G4)");
-        slot.linked = false;
+        let stale_waker = slot.unlink();
         slot.refs -= 1;
-        let stale_waker = slot.waker.take();
         let removed = if slot.refs == 0 {
             Some(children_ref.slots.remove(self.key))
         } else {

@@ -1,7 +1,7 @@
 //! G3 Cascade: after a cancel signal, the task and all its descendants
 //! terminate, and no wake-up is lost, here when the cancel races a
-//! completion three levels down. Checks I6 (src/tree.rs: the cancel flag is
-//! read, and the task's waker stored, under one lock) at each level, and I4
+//! completion three levels down. Checks I6 (src/tree.rs: the slot's `State`
+//! is read, and the task's waker stored, under one lock) at each level, and I4
 //! (whoever brings `live` to zero takes the waiting parent's waker) on the
 //! way back up. A lost wake-up leaves a thread parked at the end of an
 //! execution, which loom reports as a deadlock.

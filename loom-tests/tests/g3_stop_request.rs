@@ -1,7 +1,7 @@
 //! G3 Cascade, graceful half: the stop request of a graceful cancel reaches
 //! the task and, through it, every descendant, and no wake-up is lost on the
 //! way; the cancel proper that follows still ends the task. Checks I6
-//! (src/tree.rs) for the `stopping` flag (it is read, and the task's waker
+//! (src/tree.rs) for `State::Stopping` (it is read, and the task's waker
 //! stored, under one lock), `request_stop`'s cascade together with I1 (a
 //! child registered after its scope was asked to stop is born stopping, one
 //! registered before is reached by the cascade: `stop` and the slot set

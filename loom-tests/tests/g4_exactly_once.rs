@@ -1,8 +1,8 @@
 //! G4 Exactly once: a task's future is dropped once, its `done` runs once and
 //! its done signal is sent once, whatever the race between its completion,
 //! its cancellation and its parent's termination. Checks I6 (src/tree.rs):
-//! the cancel flag is read, and the task's waker stored, under one lock, so no
-//! cancel is lost (G3); and I5 for a slot cancelled from two sides.
+//! the slot's `State` is read, and the task's waker stored, under one lock,
+//! so no cancel is lost (G3); and I5 for a slot cancelled from two sides.
 #![cfg(loom)]
 
 use std::future::Future;
