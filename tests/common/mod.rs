@@ -537,8 +537,36 @@ where
     F: FnOnce(ScopedSpawner<ThreadPool>, &'static str) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let root = ScopedSpawner::new(thread_pool());
+    const WORKERS: usize = 2;
+    let workers = Arc::new(AtomicUsize::new(WORKERS));
+    let stopped = workers.clone();
+    let pool = ThreadPool::builder()
+        .pool_size(WORKERS)
+        .before_stop(move |_| {
+            stopped.fetch_sub(1, Ordering::SeqCst);
+        })
+        .create()
+        .expect("a thread pool");
+    let root = ScopedSpawner::new(pool);
     futures::executor::block_on(scenario(root, "futures ThreadPool"));
+    join_workers(&workers);
+}
+
+/// Waits (a while, at most) for a thread pool's workers to stop once its
+/// last handle is gone: `ThreadPool` does not join them, and Miri fails a
+/// test whose main thread returns while another still runs. A task left
+/// pending in the pool keeps it alive; then the wait gives up quietly (this
+/// is the harness's tidiness, not a check).
+fn join_workers(running: &AtomicUsize) {
+    for _ in 0..2_000 {
+        if running.load(Ordering::SeqCst) == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // The workers are past `before_stop`; let them return (under Miri the
+    // sleep hands them the remaining steps).
+    std::thread::sleep(std::time::Duration::from_millis(5));
 }
 
 /// Runs `scenario` with a root over a [`ManualExecutor`], then runs the
