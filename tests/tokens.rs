@@ -206,3 +206,40 @@ async fn every_call_returns_the_same_token() {
     assert!(after.is_cancelled());
     assert!(root.cancellation_token().is_cancelled());
 }
+
+/// Issue 12: code that accepts `impl ScopedSpawn`, as the docs advise,
+/// reaches the stop API through the trait (it got `E0599` when the API was
+/// on `ScopedSpawner` only), and a struct field holding a tokio spawner is
+/// spelled `ScopedSpawner` (it was `E0107` without the type argument).
+#[tokio::test(start_paused = true)]
+async fn the_stop_api_is_on_the_trait() {
+    async fn worker(spawner: impl ScopedSpawn, log: Log) {
+        let token = spawner.cancellation_token();
+        assert!(!spawner.is_stop_requested());
+        spawner.stop_requested().await;
+        assert!(spawner.is_stop_requested());
+        assert!(token.is_cancelled());
+        log.push("worker saw the stop");
+    }
+
+    struct Server {
+        tasks: ScopedSpawner,
+    }
+
+    let log = Log::new();
+    let server = Server {
+        tasks: ScopedSpawner::tokio(),
+    };
+    let l = log.clone();
+    server
+        .tasks
+        .spawn(move |spawner| worker(spawner, l), log.done("worker"))
+        .unwrap();
+    tokio::task::yield_now().await;
+    server
+        .tasks
+        .shutdown_with_grace(Duration::from_secs(5))
+        .unwrap()
+        .await;
+    log.assert_exact(&["worker saw the stop", "worker done"]);
+}
