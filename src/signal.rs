@@ -612,14 +612,16 @@ impl fmt::Debug for DoneSender {
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct DoneReceiver {
-    slot: SlotRef,
+    /// The view of the child's slot; `None` once the receiver has resolved
+    /// (the view was given up then: `Node::poll_done_release`).
+    slot: Option<SlotRef>,
 }
 
 impl DoneReceiver {
     /// A view of slot `key`; the caller has counted it in the slot's `refs`.
     pub(crate) fn new(node: Arc<Node>, key: usize) -> Self {
         Self {
-            slot: SlotRef::new(node, key),
+            slot: Some(SlotRef::new(node, key)),
         }
     }
 
@@ -639,7 +641,10 @@ impl DoneReceiver {
     /// # }
     /// ```
     pub fn is_done(&self) -> bool {
-        self.slot.node.is_done(self.slot.key)
+        match &self.slot {
+            Some(slot) => slot.node.is_done(slot.key),
+            None => true,
+        }
     }
 }
 
@@ -647,7 +652,17 @@ impl Future for DoneReceiver {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.slot.node.poll_done(self.slot.key, cx.waker())
+        let this = self.get_mut();
+        let Some(slot) = &this.slot else {
+            return Poll::Ready(());
+        };
+        let ready = slot.node.poll_done_release(slot.key, cx.waker());
+        if ready.is_ready() {
+            // The view was released with the poll; the node's `Arc` goes
+            // after the lock.
+            this.slot = None;
+        }
+        ready
     }
 }
 
@@ -655,7 +670,9 @@ impl SignalReceiver for DoneReceiver {}
 
 impl Drop for DoneReceiver {
     fn drop(&mut self) {
-        Node::release(&self.slot.node, self.slot.key, false);
+        if let Some(slot) = self.slot.take() {
+            Node::release(&slot.node, slot.key, false);
+        }
     }
 }
 

@@ -77,7 +77,7 @@
 //!   executor dropped that task before its termination finished; it is taken
 //!   by whoever brings `live` to zero.
 //! - `Children::foreign` holds, by slot key, the wakers of done receivers
-//!   (`poll_done`) and of cancel receivers polled from another task than the
+//!   (`poll_done_release`) and of cancel receivers polled from another task than the
 //!   slot's own (`poll_cancel_receiver`); a slot's wakers are taken
 //!   by whoever cancels it, asks it to stop or sends its done signal, and all
 //!   of them by a close or a stop request of the scope.
@@ -726,18 +726,23 @@ impl Node {
     }
 
     /// The done receiver's poll: ready once the task of slot `key` has sent
-    /// its done signal (`Link::done_with`, under this lock: G1); otherwise
-    /// stores `waker` among the slot's foreign wakers, which that signal
-    /// wakes (a cancel or stop request of the slot wakes them too, and the
-    /// receiver registers again).
-    pub(crate) fn poll_done(&self, key: usize, waker: &Waker) -> Poll<()> {
-        let mut children = self.children.lock();
-        let children = &mut *children;
-        if !children.slots[key].state.is_linked() {
-            return Poll::Ready(());
+    /// its done signal (`Link::done_with`, under this lock: G1), and then
+    /// the receiver's view of the slot is released in the same critical
+    /// section (I5: a receiver that resolved holds no view; its drop then
+    /// takes no lock). Otherwise stores `waker` among the slot's foreign
+    /// wakers, which that signal wakes (a cancel or stop request of the
+    /// slot wakes them too, and the receiver registers again).
+    pub(crate) fn poll_done_release(&self, key: usize, waker: &Waker) -> Poll<()> {
+        let mut guard = self.children.lock();
+        let children = &mut *guard;
+        if children.slots[key].state.is_linked() {
+            children.foreign.register(key, waker);
+            return Poll::Pending;
         }
-        children.foreign.register(key, waker);
-        Poll::Pending
+        let removed = release_locked(children, key);
+        drop(guard);
+        drop(removed);
+        Poll::Ready(())
     }
 
     /// Whether the task of slot `key` has sent its done signal.
