@@ -3,7 +3,7 @@
 //! A graceful cancel is two signals. The *stop request* comes first: the
 //! child's cancel receiver fires and its scope's
 //! [`stop_requested`](crate::ScopedSpawner::stop_requested) resolves, but its
-//! future keeps running. The *cancel* proper (the one of GUARANTEES.md, which
+//! future keeps running. The *cancel* proper (the one of the crate docs' Guarantees, which
 //! starts phase 2) comes when the future has not finished by the deadline:
 //! timer entry of the child's scope fires it: one entry per deadline in the
 //! scope's queue, and one driver task per scope serving all of them (see

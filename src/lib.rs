@@ -389,46 +389,75 @@
 //!
 //! # Guarantees
 //!
-//! These hold however the task's completion, its cancellation and its parent's
-//! termination race, on any number of threads:
+//! The contract of the library, stated here once. A task's termination
+//! runs in six phases, none before the previous one has finished: (1) its
+//! future completes or a cancel arrives, (2) its future is dropped, (3) its
+//! children are cancelled, (4) it waits for every child's done signal, (5)
+//! its `done` callback runs, (6) it sends its own done signal (what its done
+//! receiver or handle waits for). These hold however the task's completion,
+//! its cancellation and its parent's termination race, on any number of
+//! threads. Each names where it is checked: its integration tests
+//! (`tests/`), its loom models (`loom-tests/tests/`, every interleaving of a
+//! small tree) and the invariants of the core that it rests on (I1–I7, at
+//! the top of `src/tree.rs`, each naming its models in turn).
 //!
-//! - **Containment.** When a done receiver or a task handle resolves, the task's
-//!   future and the futures of all its descendants have been dropped, and all
-//!   their `done` callbacks have returned. A scope block's future resolves only
-//!   after the same holds for every child of the block.
-//! - **Upward order.** A task's `done` runs after the `done` of each of its
-//!   children.
-//! - **Cascade.** After a cancel, the task and all its descendants terminate,
-//!   and no wake-up is lost. The cancelled task's future makes no progress
-//!   beyond a poll already in flight; the cancel then travels down phase by
-//!   phase, so a grandchild runs on until its parent has dropped its own
-//!   future and reached phase 3.
-//!   A graceful cancel's stop request is not yet the cancel: the futures run
-//!   on until it, and this guarantee applies from the cancel at the end of the
-//!   grace period.
-//! - **Exactly once.** Each future is dropped once, each `done` runs once, each
-//!   done signal is sent once, also when a future, its destructor or a `done`
-//!   callback panics. Such panics are caught: the tree still terminates in order,
-//!   and a future's panic is reported to its handle, or taken by its fail-fast
-//!   scope.
-//! - **No orphans.** A spawn that races with the termination of the spawner's
-//!   task either fails with [`SpawnError::Terminated`] or creates a child that
-//!   the task cancels and waits for. A spawner used after its task terminated
-//!   returns that error; it never panics.
-//! - **Forget.** After [`forget`](ForgettableSignalSender::forget) (or
-//!   [`detach`](TaskHandle::detach)), a child can no longer be cancelled early,
-//!   but still terminates with its parent.
-//! - **Concurrent spawners.** Spawners are `Clone + Send + Sync`; clones used at
-//!   once from many threads register every child exactly once.
-//! - **Root.** Dropping the last clone of a root cancels its children;
+//! - **G1 Containment.** When a done receiver or a task handle resolves, the
+//!   task's future and the futures of all its descendants have been dropped,
+//!   and all their `done` callbacks have returned. A scope block's future
+//!   resolves only after the same holds for every child of the block.
+//!   Tests: `containment.rs`, `order.rs`, `scope_blocks.rs`; loom:
+//!   `g1_containment.rs`, `scope_fail_vs_body.rs`; I4, I7.
+//! - **G2 Upward order.** A task's `done` runs after the `done` of each of
+//!   its children. Tests: `order.rs`; loom: `g2_upward_order.rs`; I4.
+//! - **G3 Cascade.** After a cancel, the task and all its descendants
+//!   terminate, and no wake-up is lost. The cancelled task's future makes no
+//!   progress beyond a poll already in flight; the cancel then travels down
+//!   phase by phase, so a grandchild runs on until its parent has dropped its
+//!   own future and reached phase 3. A graceful cancel's stop request is not
+//!   yet the cancel: the futures run on until it, and this guarantee applies
+//!   from the cancel at the end of the grace period. Tests: `cascade.rs`,
+//!   `grace.rs`; loom: `g3_cascade.rs`, `g3_stop_request.rs`; I2, I6.
+//! - **G4 Exactly once.** Each future is dropped once, each `done` runs once,
+//!   each done signal is sent once, also when a future, its destructor or a
+//!   `done` callback panics. Such panics are caught: the tree still
+//!   terminates in order, and a future's panic is reported to its handle, or
+//!   taken by its fail-fast scope. Tests: `exactly_once.rs`, `panics.rs`,
+//!   `faults.rs`; loom: `g4_exactly_once.rs`, `i5_no_key_reuse.rs`; I5, I6.
+//! - **G5 No orphans.** A spawn that races with the termination of the
+//!   spawner's task either fails with [`SpawnError::Terminated`] or creates a
+//!   child that the task cancels and waits for. A spawner used after its task
+//!   terminated returns that error; it never panics. Tests: `no_orphans.rs`,
+//!   `errors.rs`; loom: `g5_no_orphans.rs`; I1.
+//! - **G6 Forget.** After [`forget`](ForgettableSignalSender::forget), a
+//!   child can no longer be cancelled early, but still terminates with its
+//!   parent; a dropped or [detached](TaskHandle::detach) handle's child, the
+//!   same. Tests: `forget.rs`, `handles.rs`.
+//! - **G7 Concurrent spawners.** Spawners are `Clone + Send + Sync`; clones
+//!   used at once from many threads register every child exactly once.
+//!   Tests: `concurrent_spawners.rs`; loom: `g7_concurrent_spawners.rs`; I1.
+//! - **G8 Root.** Dropping the last clone of a root cancels its children;
 //!   [`shutdown`](ScopedSpawner::shutdown) cancels them and waits for them.
-//! - **Bounded cost.** Spawning and removing a child costs amortised O(1) and a
-//!   fixed number of allocations; terminating a tree of n tasks costs O(n); a
-//!   chain 100,000 tasks deep is cancelled without overflowing the stack.
+//!   Tests: `root.rs`; loom: `g8_root.rs`; I1.
+//! - **G9 Bounded cost.** Spawning and removing a child costs amortised O(1)
+//!   and a fixed number of allocations; terminating a tree of n tasks costs
+//!   O(n), also with deadlines, graceful cancels, stop watchers and races;
+//!   a chain 100,000 tasks deep is cancelled without overflowing the stack.
+//!   Tests: `deep_tree.rs`, `scaling.rs` (release), `size.rs`. Measured costs
+//!   against `tokio::spawn`, `JoinSet` and `TaskTracker` are in
+//!   BENCHMARKS.md.
+//! - **G10 Re-entrancy.** No user code runs while the library holds a lock:
+//!   a future's destructor, a `done` callback, a panic payload's or an
+//!   output's destructor, a waker. Each may call back into the library
+//!   (spawn, cancel, read the scope, shut it down) without deadlock, and a
+//!   panic in any of them loses no done signal. Tests: `reentrancy.rs` (also
+//!   under Miri); I3.
 //!
-//! If the executor drops a task before it finished (a runtime shutting down),
-//! its future is dropped and its children cancelled at once, and its `done` and
-//! done signal follow when its last child is done.
+//! Library code does not panic on a user's mistake: misuse returns an error
+//! that says what happened ([`SpawnError`], [`TimerError`]). If the executor
+//! drops a task before it finished (a runtime shutting down), its future is
+//! dropped and its children cancelled at once, and its `done` and done
+//! signal follow when its last child is done. Tests: `errors.rs`,
+//! `faults.rs`, `executors.rs`.
 //!
 //! # Compared with `JoinSet` / `TaskTracker` + `CancellationToken`
 //!
@@ -445,8 +474,8 @@
 //!
 //! Here the tree is the unit. Cancelling a task cancels its whole subtree, with
 //! no cooperation from the futures; its handle or done receiver resolves only
-//! after the whole subtree has terminated; dropping a handle, a cancel sender or
-//! a root cancels; and `done` callbacks run bottom-up. Outputs and panics are
+//! after the whole subtree has terminated; dropping a cancel sender or a root
+//! cancels; and `done` callbacks run bottom-up. Outputs and panics are
 //! reported as a `JoinSet` reports them, through [`TaskHandle`] and
 //! [`TaskError`]. Where a `JoinSet` needs a `join_next` loop, [`scope`](scope())
 //! waits for every child (and its subtree); where it needs `abort_all` on the

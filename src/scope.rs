@@ -3,7 +3,7 @@
 //!
 //! A scope block runs a body with a spawner of its own scope, and completes
 //! only when the body and every child have terminated. Unlike a task's own
-//! future (phase 3 of GUARANTEES.md cancels the children of a task whose
+//! future (phase 3 of the crate docs' Guarantees cancels the children of a task whose
 //! future completed), a scope block *waits* for its children when its body
 //! ends, as Trio's nurseries and Kotlin's `coroutineScope` do.
 

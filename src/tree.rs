@@ -9,7 +9,8 @@
 //!
 //! # Invariants
 //!
-//! Each names the guarantee of GUARANTEES.md it serves and the loom model
+//! Each names the guarantee it serves (G1–G10, stated once in the crate
+//! docs, `src/lib.rs`, "Guarantees") and the loom model
 //! (`loom-tests/tests/`) that checks it.
 //!
 //! - **I1** `closed`, the slot set and `live` change under the node's one
@@ -99,7 +100,7 @@
 //!
 //! # Lifecycle
 //!
-//! The six termination phases of GUARANTEES.md, side by side: on the left
+//! The six termination phases (crate docs, "Guarantees"), side by side: on the left
 //! the wrapper future (`task::Phase`, task.rs) and the function doing each
 //! step, on the right the task's slot in its parent ([`State`], moved by
 //! the [`Slot`] transitions).

@@ -1,4 +1,4 @@
-//! The termination order of GUARANTEES.md, phases 1-6, checked on an event
+//! The termination order of the crate docs' Guarantees, phases 1-6, checked on an event
 //! log: a task's future is dropped, then its children's futures, then the
 //! children's `done`s run, then its own `done`, then its parent observes the
 //! done signal. Both when the future completes and when it is cancelled, and

@@ -391,8 +391,8 @@ fn fail_fast_root_cancels_its_children_and_closes() {
 
 /// The panic of a fail-fast root's child must reach someone: a root has no
 /// owner task and no scope block to resume it, so its handle keeps it
-/// (GUARANTEES.md: "the panic is reported to whoever waits on that
-/// task").
+/// (the crate docs, G4: "a future's panic is reported to its handle, or
+/// taken by its fail-fast scope").
 #[test]
 fn fail_fast_root_does_not_lose_the_panic() {
     quiet_intentional_panics();

@@ -1,4 +1,4 @@
-//! Randomized trees: every guarantee of GUARANTEES.md (G1-G7), checked
+//! Randomized trees: every guarantee of the crate docs (G1-G7), checked
 //! against an event log on random task trees, on tokio's multi-thread
 //! runtime and on `futures`' `ThreadPool` (issue 5).
 //!
