@@ -13,12 +13,22 @@
 //!
 //! Criterion reports the time of one whole run (`TASKS` × `POLLS` polls)
 //! and, with its throughput, polls per second.
+//!
+//! Instruction counts of one contender (`tokio`, `JoinSet`, `tasktree`,
+//! `tasktree-handle`) on a current-thread runtime, the run inside
+//! [`measured_block_on`] (divide by `TASKS` × `POLLS` = 200,000 polls):
+//!
+//! ```text
+//! BIN=$(cargo bench --bench busy --no-run 2>&1 | grep -o 'target/release/deps/busy-[0-9a-f]*')
+//! valgrind --tool=callgrind --toggle-collect='*measured_block_on*' \
+//!     --callgrind-out-file=cg.busy.tasktree "$BIN" --count tasktree
+//! ```
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use criterion::{Criterion, SamplingMode, Throughput};
 use tasktree::{ScopedSpawn, ScopedSpawner, TokioSpawner};
 use tokio::runtime::Runtime;
 
@@ -87,6 +97,35 @@ async fn tasktree_handle_run(root: ScopedSpawner<TokioSpawner>, finished: Arc<At
     }
 }
 
+/// The contenders, by name.
+const CONTENDERS: [&str; 4] = ["tokio", "JoinSet", "tasktree", "tasktree-handle"];
+
+/// One run of contender `name` on `rt`.
+fn one_run(
+    rt: &Runtime,
+    name: &str,
+    finished: Arc<AtomicUsize>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    let root = || ScopedSpawner::new(TokioSpawner::new(rt.handle().clone()));
+    match name {
+        "tokio" => Box::pin(tokio_run(finished)),
+        "JoinSet" => Box::pin(joinset_run(finished)),
+        "tasktree" => Box::pin(tasktree_run(root(), finished)),
+        "tasktree-handle" => Box::pin(tasktree_handle_run(root(), finished)),
+        _ => panic!("unknown contender {name}; one of {CONTENDERS:?}"),
+    }
+}
+
+/// The run of a `--count` run, as one function for callgrind's
+/// `--toggle-collect`.
+#[inline(never)]
+fn measured_block_on(
+    rt: &Runtime,
+    fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+) {
+    rt.block_on(fut);
+}
+
 fn bench(c: &mut Criterion) {
     let rt = runtime();
     let mut group = c.benchmark_group("busy");
@@ -112,18 +151,28 @@ fn bench(c: &mut Criterion) {
         rt.block_on(fut);
         start.elapsed()
     };
-    run("tokio", &|f| timed(Box::pin(tokio_run(f))));
-    run("JoinSet", &|f| timed(Box::pin(joinset_run(f))));
-    run("tasktree", &|f| {
-        let root = ScopedSpawner::new(TokioSpawner::new(rt.handle().clone()));
-        timed(Box::pin(tasktree_run(root, f)))
-    });
-    run("tasktree-handle", &|f| {
-        let root = ScopedSpawner::new(TokioSpawner::new(rt.handle().clone()));
-        timed(Box::pin(tasktree_handle_run(root, f)))
-    });
+    for name in CONTENDERS {
+        run(name, &|f| timed(one_run(&rt, name, f)));
+    }
     group.finish();
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|arg| arg == "--count") {
+        let name = args.get(at + 1).expect("--count CONTENDER");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        // One untimed warm-up run, so that the counted one does not include
+        // the first growth of the runtime's and the tree's buffers.
+        rt.block_on(one_run(&rt, name, Arc::new(AtomicUsize::new(0))));
+        let finished = Arc::new(AtomicUsize::new(0));
+        measured_block_on(&rt, one_run(&rt, name, finished.clone()));
+        assert_eq!(finished.load(Ordering::Relaxed), TASKS, "{name}");
+        return;
+    }
+    let mut criterion = Criterion::default().configure_from_args();
+    bench(&mut criterion);
+    criterion.final_summary();
+}
