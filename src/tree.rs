@@ -1320,15 +1320,22 @@ fn release_locked(children: &mut Children, key: usize) -> Option<Slot> {
 /// slot that is done, so no entry outlives its slot (I5: a key is not reused
 /// while it has one).
 ///
-/// Boxed: most scopes never have one, and the box (one pointer) keeps a node
-/// smaller than the `Vec` this replaced, where a `HashMap` inline would grow
-/// it by 24 bytes.
+/// The first waker is held inline: a scope joined one child at a time (a
+/// loop of `.await`s on done receivers) has at most one waiting receiver at
+/// once, and registers it without allocating. The rest go to a map, boxed on
+/// first use: most scopes never have one, and the box (one pointer) keeps a
+/// node small, where a `HashMap` inline would grow it by 24 bytes.
 #[derive(Default)]
-#[allow(clippy::box_collection)]
-struct Foreign(Option<Box<HashMap<usize, KeyWakers>>>);
+struct Foreign {
+    /// One slot's one waker: the slot key (below 2^32, `Node::register`)
+    /// and the waker.
+    one: Option<(u32, Waker)>,
+    #[allow(clippy::box_collection)]
+    map: Option<Box<HashMap<usize, KeyWakers>>>,
+}
 
-/// The foreign wakers of one slot: the first inline, the rest (rare) in a
-/// `Vec` that allocates only when used.
+/// The foreign wakers of one slot in `Foreign::map`: the first inline, the
+/// rest (rare) in a `Vec` that allocates only when used.
 struct KeyWakers {
     first: Waker,
     rest: Vec<Waker>,
@@ -1338,7 +1345,27 @@ impl Foreign {
     /// Stores `waker` for slot `key`, unless one that wakes the same task is
     /// already stored for it.
     fn register(&mut self, key: usize, waker: &Waker) {
-        let map = self.0.get_or_insert_with(Box::default);
+        let short = key as u32;
+        match &self.one {
+            None if self.map.as_ref().is_none_or(|map| !map.contains_key(&key)) => {
+                self.one = Some((short, waker.clone()));
+                return;
+            }
+            Some((k, w)) if *k == short && w.will_wake(waker) => return,
+            _ => {}
+        }
+        let map = self.map.get_or_insert_with(Box::default);
+        // A slot has its wakers in one place: the inline entry moves to the
+        // map when its slot gets a second waker.
+        if let Some((k, first)) = self.one.take_if(|(k, _)| *k == short) {
+            map.insert(
+                k as usize,
+                KeyWakers {
+                    first,
+                    rest: Vec::new(),
+                },
+            );
+        }
         match map.entry(key) {
             Entry::Vacant(entry) => {
                 entry.insert(KeyWakers {
@@ -1360,21 +1387,27 @@ impl Foreign {
     /// Moves the wakers of slot `key` (or of every slot if `key` is `None`,
     /// once, when the scope closes or is asked to stop) into `wakeups`.
     fn take(&mut self, key: Option<usize>, wakeups: &mut Wakeups) {
-        let Some(map) = self.0.as_mut() else {
-            return;
-        };
-        if map.is_empty() {
-            return;
-        }
         match key {
             Some(key) => {
-                if let Some(wakers) = map.remove(&key) {
-                    wakeups.push_all(wakers);
+                if let Some((_, waker)) = self.one.take_if(|(k, _)| *k as usize == key) {
+                    // A slot's wakers are in one place: none in the map.
+                    wakeups.push(waker);
+                    return;
+                }
+                if let Some(map) = self.map.as_mut() {
+                    if let Some(wakers) = map.remove(&key) {
+                        wakeups.push_all(wakers);
+                    }
                 }
             }
             None => {
-                for (_, wakers) in map.drain() {
-                    wakeups.push_all(wakers);
+                if let Some((_, waker)) = self.one.take() {
+                    wakeups.push(waker);
+                }
+                if let Some(map) = self.map.as_mut() {
+                    for (_, wakers) in map.drain() {
+                        wakeups.push_all(wakers);
+                    }
                 }
             }
         }
