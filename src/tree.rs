@@ -430,6 +430,7 @@ impl Wakeups {
         }
     }
 
+    #[inline]
     fn extend(&mut self, waker: Option<Waker>) {
         if let Some(waker) = waker {
             self.push(waker);
@@ -1386,7 +1387,16 @@ impl Foreign {
 
     /// Moves the wakers of slot `key` (or of every slot if `key` is `None`,
     /// once, when the scope closes or is asked to stop) into `wakeups`.
+    #[inline]
     fn take(&mut self, key: Option<usize>, wakeups: &mut Wakeups) {
+        // Inline: every done signal asks, and usually there is nothing.
+        if self.one.is_some() || self.map.is_some() {
+            self.take_slow(key, wakeups);
+        }
+    }
+
+    #[inline(never)]
+    fn take_slow(&mut self, key: Option<usize>, wakeups: &mut Wakeups) {
         match key {
             Some(key) => {
                 if let Some((_, waker)) = self.one.take_if(|(k, _)| *k as usize == key) {
