@@ -9,6 +9,8 @@ use std::task::{Context, Poll};
 
 use crate::loom::{Arc, Mutex};
 use crate::signal::{CancelSender, Outcome, Shared};
+#[cfg(feature = "tokio")]
+use crate::task::Delivered;
 
 /// Why a task gave no value: it was cancelled, it panicked, or its failure
 /// was taken by its fail-fast scope.
@@ -46,6 +48,13 @@ impl TaskError {
     pub(crate) fn cancelled() -> Self {
         Self {
             repr: Repr::Cancelled,
+        }
+    }
+
+    #[cfg(feature = "tokio")]
+    fn panic(payload: Box<dyn Any + Send + 'static>) -> Self {
+        Self {
+            repr: Repr::Panic(Mutex::new(payload)),
         }
     }
 
@@ -288,15 +297,50 @@ impl Error for TaskError {}
 /// # }
 /// ```
 pub struct TaskHandle<T> {
-    // Its own drop cancels; the handle's drop releases it without (`Drop`
+    // The view of the child's slot: cancel, deadlines, `is_finished`. Its
+    // own drop cancels; the handle's drop releases it without (`Drop`
     // below).
     cancel: CancelSender,
-    shared: Arc<Shared<T>>,
+    route: Route<T>,
+}
+
+/// Where a handle gets its child's outcome.
+enum Route<T> {
+    /// The done cell the child completes in phase 6 (any executor; and
+    /// `spawn_try`, whose future records a failure there).
+    Shared(Arc<Shared<T>>),
+    /// tokio's `JoinHandle` of the child's wrapper, whose output is the
+    /// outcome, returned after the done signal (task.rs, `Returned`).
+    #[cfg(feature = "tokio")]
+    Joined(tokio::task::JoinHandle<Delivered<T>>),
+    /// tokio dropped the wrapper before it returned (a runtime shutting
+    /// down) and reported the task cancelled (or, defensively, panicked):
+    /// the handle waits for the done signal through its view of the slot
+    /// (G1), then reports this error.
+    #[cfg(feature = "tokio")]
+    Lost(TaskError),
+    /// The outcome was returned.
+    Taken,
 }
 
 impl<T> TaskHandle<T> {
     pub(crate) fn new(cancel: CancelSender, shared: Arc<Shared<T>>) -> Self {
-        Self { cancel, shared }
+        Self {
+            cancel,
+            route: Route::Shared(shared),
+        }
+    }
+
+    /// A handle that takes its child's outcome from tokio's `JoinHandle`.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn joined(
+        cancel: CancelSender,
+        joined: tokio::task::JoinHandle<Delivered<T>>,
+    ) -> Self {
+        Self {
+            cancel,
+            route: Route::Joined(joined),
+        }
     }
 
     /// Cancels the child. Awaiting the handle afterwards yields
@@ -436,7 +480,14 @@ impl<T> TaskHandle<T> {
     /// # }
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.shared.is_complete()
+        match &self.route {
+            Route::Shared(shared) => shared.is_complete(),
+            // The slot's state, not the `JoinHandle`'s: the done signal is
+            // sent before the wrapper returns its output (G1).
+            #[cfg(feature = "tokio")]
+            Route::Joined(_) | Route::Lost(_) => self.cancel.is_done(),
+            Route::Taken => true,
+        }
     }
 
     /// Lets the child run without this handle, as dropping the handle does
@@ -497,11 +548,49 @@ impl<T> Future for TaskHandle<T> {
     ///
     /// Panics if polled again after it returned `Ready`.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.shared.poll_take(cx.waker()) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(outcome)) => Poll::Ready(outcome_result(outcome)),
-            Poll::Ready(None) => panic!("`TaskHandle` polled after it returned `Ready`"),
+        let this = self.get_mut();
+        let outcome = match &mut this.route {
+            Route::Shared(shared) => match shared.poll_take(cx.waker()) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(outcome)) => outcome,
+                Poll::Ready(None) => panic!("`TaskHandle` polled after it returned `Ready`"),
+            },
+            #[cfg(feature = "tokio")]
+            Route::Joined(joined) => match Pin::new(joined).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                // The wrapper returned after its done signal (G1).
+                Poll::Ready(Ok(delivered)) => delivered.take().unwrap_or(Outcome::Cancelled),
+                Poll::Ready(Err(error)) => {
+                    // tokio dropped the wrapper (a runtime shutting down):
+                    // its drop ended the task, but the done signal may
+                    // still wait for children on another executor. A panic
+                    // cannot come out of the wrapper, which contains them;
+                    // reported as one all the same, rather than panicking.
+                    let error = match error.try_into_panic() {
+                        Ok(payload) => TaskError::panic(payload),
+                        Err(_) => TaskError::cancelled(),
+                    };
+                    this.route = Route::Lost(error);
+                    return Pin::new(this).poll(cx);
+                }
+            },
+            #[cfg(feature = "tokio")]
+            Route::Lost(_) => {
+                if this.cancel.poll_done(cx.waker()).is_pending() {
+                    return Poll::Pending;
+                }
+                let Route::Lost(error) = std::mem::replace(&mut this.route, Route::Taken) else {
+                    unreachable!("matched above")
+                };
+                return Poll::Ready(Err(error));
+            }
+            Route::Taken => panic!("`TaskHandle` polled after it returned `Ready`"),
+        };
+        if !matches!(this.route, Route::Shared(_)) {
+            // The `JoinHandle` goes: tokio's task is complete.
+            this.route = Route::Taken;
         }
+        Poll::Ready(outcome_result(outcome))
     }
 }
 

@@ -367,6 +367,24 @@ impl CancelSender {
 }
 
 impl CancelSender {
+    /// Whether the child has sent its done signal (a typed handle's
+    /// `is_finished`, G1); `false` once the view was given up.
+    pub(crate) fn is_done(&self) -> bool {
+        self.slot
+            .as_ref()
+            .is_some_and(|slot| slot.node.is_done(slot.key))
+    }
+
+    /// Ready once the child has sent its done signal, keeping the view (a
+    /// typed handle whose task tokio dropped waits for it: G1).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn poll_done(&self, waker: &Waker) -> Poll<()> {
+        match &self.slot {
+            Some(slot) => slot.node.poll_done(slot.key, waker),
+            None => Poll::Ready(()),
+        }
+    }
+
     /// Gives this view up without a cancel, as `forget` does, in place: a
     /// typed handle's drop (detach).
     pub(crate) fn release(&mut self) {

@@ -78,7 +78,8 @@
 //!   executor dropped that task before its termination finished; it is taken
 //!   by whoever brings `live` to zero.
 //! - `Children::foreign` holds, by slot key, the wakers of done receivers
-//!   (`poll_done_release`) and of cancel receivers polled from another task than the
+//!   (`poll_done_release`), of typed handles whose task tokio dropped
+//!   (`poll_done`), and of cancel receivers polled from another task than the
 //!   slot's own (`poll_cancel_receiver`); a slot's wakers are taken
 //!   by whoever cancels it, asks it to stop or sends its done signal, and all
 //!   of them by a close or a stop request of the scope.
@@ -743,6 +744,21 @@ impl Node {
         let removed = release_locked(children, key);
         drop(guard);
         drop(removed);
+        Poll::Ready(())
+    }
+
+    /// [`poll_done_release`](Self::poll_done_release) that keeps the view:
+    /// for a typed handle whose task's output will not come (tokio dropped
+    /// the task), which waits for the done signal through its cancel
+    /// sender's view and keeps that view until it is dropped.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn poll_done(&self, key: usize, waker: &Waker) -> Poll<()> {
+        let mut guard = self.children.lock();
+        let children = &mut *guard;
+        if children.slots[key].state.is_linked() {
+            children.foreign.register(key, waker);
+            return Poll::Pending;
+        }
         Poll::Ready(())
     }
 
