@@ -316,9 +316,10 @@ enum Route<T> {
     /// tokio dropped the wrapper before it returned (a runtime shutting
     /// down) and reported the task cancelled (or, defensively, panicked):
     /// the handle waits for the done signal through its view of the slot
-    /// (G1), then reports this error.
+    /// (G1), then reports this error. Boxed (it comes only with a runtime's
+    /// shutdown), so that a handle stays four words.
     #[cfg(feature = "tokio")]
-    Lost(TaskError),
+    Lost(Box<TaskError>),
     /// The outcome was returned.
     Taken,
 }
@@ -570,7 +571,7 @@ impl<T> Future for TaskHandle<T> {
                         Ok(payload) => TaskError::panic(payload),
                         Err(_) => TaskError::cancelled(),
                     };
-                    this.route = Route::Lost(error);
+                    this.route = Route::Lost(Box::new(error));
                     return Pin::new(this).poll(cx);
                 }
             },
@@ -582,7 +583,7 @@ impl<T> Future for TaskHandle<T> {
                 let Route::Lost(error) = std::mem::replace(&mut this.route, Route::Taken) else {
                     unreachable!("matched above")
                 };
-                return Poll::Ready(Err(error));
+                return Poll::Ready(Err(*error));
             }
             Route::Taken => panic!("`TaskHandle` polled after it returned `Ready`"),
         };

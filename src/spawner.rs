@@ -10,7 +10,9 @@ use futures_task::{FutureObj, Spawn};
 
 use crate::loom::Arc;
 use crate::remote_scope::RemoteSpawner;
-use crate::signal::{CancelSender, DoneReceiver, ParentSignals, Shared};
+use crate::signal::{CancelSender, DoneReceiver, Outcome, ParentSignals, Shared};
+#[cfg(feature = "tokio")]
+use crate::task::Returned;
 use crate::task::{terminate_detached, Absent, Field, Observer, Task};
 use crate::tree::{Link, Node};
 use crate::{SpawnError, StopRequested, TaskHandle};
@@ -395,7 +397,7 @@ where
         Fut: Future + Send + 'static,
         Fut::Output: Send + 'static,
     {
-        self.spawn_returned(Absent, |_| fut)
+        self.spawn_returned::<_, _, _, _, Absent>(Absent, |_| fut)
     }
 
     /// Spawns a child whose outcome a [`TaskHandle`] takes (`spawn_task`,
@@ -404,7 +406,11 @@ where
     /// returns the outcome as its output, which the handle takes from the
     /// `JoinHandle` (no done cell: [`Returned`](crate::task::Returned));
     /// on any other executor, through a done cell ([`spawn_handled`](Self::spawn_handled)).
-    pub(crate) fn spawn_returned<T, Fut, Make, Sc>(
+    ///
+    /// `K` is where the wrapper keeps the outcome while it waits for its
+    /// children: `Option<Outcome<T>>` for a child with a scope, [`Absent`]
+    /// for a leaf.
+    pub(crate) fn spawn_returned<T, Fut, Make, Sc, K>(
         &self,
         scope: Sc,
         make: Make,
@@ -414,6 +420,7 @@ where
         Fut: Future<Output = T> + Send + 'static,
         Make: FnOnce(Option<Self>) -> Fut,
         Sc: Field<Arc<Node>>,
+        K: Field<Outcome<T>>,
     {
         #[cfg(feature = "tokio")]
         if let Some(tokio) =
@@ -422,7 +429,7 @@ where
             let make = |child, _key| make(child);
             let spawn = |task| Ok(tokio.spawn_joined(task));
             let (key, joined) =
-                self.spawn_child_then(make, scope, || (), crate::task::Returned, 1, spawn)?;
+                self.spawn_child_then(make, scope, || (), Returned::<K>::new(), 1, spawn)?;
             let sender = CancelSender::new(self.raw.node.clone(), key);
             return Ok(TaskHandle::joined(sender, joined));
         }
@@ -889,7 +896,7 @@ where
         Fut::Output: Send + 'static,
         Fun: FnOnce(Self) -> Fut,
     {
-        self.spawn_returned(None, |child: Option<Self>| {
+        self.spawn_returned::<_, _, _, _, Option<_>>(None, |child: Option<Self>| {
             fun(child.expect("a spawner for a child with a scope"))
         })
     }

@@ -3,6 +3,8 @@
 
 use std::fmt;
 use std::future::Future;
+#[cfg(feature = "tokio")]
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -215,25 +217,37 @@ impl<T: Send + 'static> Observer<T> for Option<Arc<Shared<T>>> {
 /// The observer of a task spawned with `tokio::spawn` whose typed handle
 /// awaits its `JoinHandle`: the wrapper's output is the outcome, returned
 /// after the done signal (phase 6), so tokio makes it visible to the handle
-/// only once the termination is complete (G1).
+/// only once the termination is complete (G1). `K` is where a task with a
+/// scope keeps its outcome while it waits for its children
+/// (`Option<Outcome<T>>`); a leaf, which goes from phase 2 to phase 6 in
+/// one poll, keeps nothing ([`Absent`]).
 #[cfg(feature = "tokio")]
-pub(crate) struct Returned;
+pub(crate) struct Returned<K>(PhantomData<fn() -> K>);
 
 #[cfg(feature = "tokio")]
-impl<T: Send + 'static> Observer<T> for Returned {
+impl<K> Returned<K> {
+    pub(crate) fn new() -> Self {
+        Returned(PhantomData)
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl<T: Send + 'static, K: Field<Outcome<T>>> Observer<T> for Returned<K> {
     type Output = Delivered<T>;
-    type Kept = Option<Outcome<T>>;
+    type Kept = K;
 
-    fn keep(&self, kept: &mut Option<Outcome<T>>, outcome: Outcome<T>) {
-        if kept.is_none() {
-            *kept = Some(outcome);
+    fn keep(&self, kept: &mut K, outcome: Outcome<T>) {
+        if K::PRESENT && kept.get().is_none() {
+            *kept = K::new(Some(outcome));
         } else {
+            // Second, or a leaf dropped by the executor: not returned.
             drop_contained(outcome);
         }
     }
 
-    fn replace(&self, kept: &mut Option<Outcome<T>>, outcome: Outcome<T>) {
-        drop_contained(kept.replace(outcome));
+    fn replace(&self, kept: &mut K, outcome: Outcome<T>) {
+        drop_contained(kept.take());
+        self.keep(kept, outcome);
     }
 
     fn deliver(&mut self, link: Option<Link>, outcome: Option<Outcome<T>>) -> Delivered<T> {
@@ -242,7 +256,7 @@ impl<T: Send + 'static> Observer<T> for Returned {
             // signal.
             signal_done::<T>(link, None, None);
         }
-        Delivered(Some(outcome.unwrap_or(Outcome::Cancelled)))
+        Delivered::new(outcome.unwrap_or(Outcome::Cancelled))
     }
 
     fn spent() -> Delivered<T> {
@@ -258,15 +272,45 @@ impl<T: Send + 'static> Observer<T> for Returned {
 /// typed handle takes out of tokio's `JoinHandle`. Dropped without being
 /// taken (the handle was dropped: a detached task), the outcome goes with
 /// its destructor's panics contained (G10).
+///
+/// Two words for a `()` output (an [`Outcome`] is three), so that tokio's
+/// `Result<Delivered<()>, JoinError>` stays three words and the task cell of
+/// a small future fits in tokio's smallest one, as `tokio::spawn`'s does.
 #[cfg(feature = "tokio")]
-pub(crate) struct Delivered<T>(Option<Outcome<T>>);
+pub(crate) struct Delivered<T>(Option<Result<T, Ended>>);
+
+/// How a task ended without a value, in two words: a panic's payload is
+/// boxed once more (a thin pointer).
+#[cfg(feature = "tokio")]
+pub(crate) enum Ended {
+    Cancelled,
+    DeadlineExceeded,
+    Failed,
+    Panicked(Box<Box<dyn std::any::Any + Send + 'static>>),
+}
 
 #[cfg(feature = "tokio")]
 impl<T> Delivered<T> {
+    fn new(outcome: Outcome<T>) -> Self {
+        Delivered(Some(match outcome {
+            Outcome::Completed(value) => Ok(value),
+            Outcome::Cancelled => Err(Ended::Cancelled),
+            Outcome::DeadlineExceeded => Err(Ended::DeadlineExceeded),
+            Outcome::Failed => Err(Ended::Failed),
+            Outcome::Panicked(payload) => Err(Ended::Panicked(Box::new(payload))),
+        }))
+    }
+
     /// The outcome (`None` only for a wrapper polled after it was done,
     /// which tokio never does).
     pub(crate) fn take(mut self) -> Option<Outcome<T>> {
-        self.0.take()
+        self.0.take().map(|delivered| match delivered {
+            Ok(value) => Outcome::Completed(value),
+            Err(Ended::Cancelled) => Outcome::Cancelled,
+            Err(Ended::DeadlineExceeded) => Outcome::DeadlineExceeded,
+            Err(Ended::Failed) => Outcome::Failed,
+            Err(Ended::Panicked(payload)) => Outcome::Panicked(*payload),
+        })
     }
 }
 
