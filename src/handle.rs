@@ -542,6 +542,28 @@ impl<T> Drop for TaskHandle<T> {
     }
 }
 
+#[cfg(feature = "tokio")]
+impl<T> TaskHandle<T> {
+    /// tokio dropped the wrapper (a runtime shutting down): its drop ended
+    /// the task, but the done signal may still wait for children on
+    /// another executor; the handle waits for it (G1). A panic cannot come
+    /// out of the wrapper, which contains them; reported as one all the
+    /// same, rather than panicking.
+    #[cold]
+    fn lost(
+        &mut self,
+        error: tokio::task::JoinError,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<T, TaskError>> {
+        let error = match error.try_into_panic() {
+            Ok(payload) => TaskError::panic(payload),
+            Err(_) => TaskError::cancelled(),
+        };
+        self.route = Route::Lost(Box::new(error));
+        Pin::new(self).poll(cx)
+    }
+}
+
 impl<T> Future for TaskHandle<T> {
     type Output = Result<T, TaskError>;
 
@@ -560,20 +582,16 @@ impl<T> Future for TaskHandle<T> {
             Route::Joined(joined) => match Pin::new(joined).poll(cx) {
                 Poll::Pending => return Poll::Pending,
                 // The wrapper returned after its done signal (G1).
-                Poll::Ready(Ok(delivered)) => delivered.take().unwrap_or(Outcome::Cancelled),
-                Poll::Ready(Err(error)) => {
-                    // tokio dropped the wrapper (a runtime shutting down):
-                    // its drop ended the task, but the done signal may
-                    // still wait for children on another executor. A panic
-                    // cannot come out of the wrapper, which contains them;
-                    // reported as one all the same, rather than panicking.
-                    let error = match error.try_into_panic() {
-                        Ok(payload) => TaskError::panic(payload),
-                        Err(_) => TaskError::cancelled(),
-                    };
-                    this.route = Route::Lost(Box::new(error));
-                    return Pin::new(this).poll(cx);
+                Poll::Ready(Ok(delivered)) => {
+                    // The common end, without going through an `Outcome`.
+                    this.route = Route::Taken;
+                    return Poll::Ready(match delivered.take() {
+                        Some(Ok(value)) => Ok(value),
+                        Some(Err(ended)) => outcome_result(ended.into_outcome()),
+                        None => Err(TaskError::cancelled()),
+                    });
                 }
+                Poll::Ready(Err(error)) => return this.lost(error, cx),
             },
             #[cfg(feature = "tokio")]
             Route::Lost(_) => {
@@ -587,10 +605,6 @@ impl<T> Future for TaskHandle<T> {
             }
             Route::Taken => panic!("`TaskHandle` polled after it returned `Ready`"),
         };
-        if !matches!(this.route, Route::Shared(_)) {
-            // The `JoinHandle` goes: tokio's task is complete.
-            this.route = Route::Taken;
-        }
         Poll::Ready(outcome_result(outcome))
     }
 }

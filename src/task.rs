@@ -290,6 +290,20 @@ pub(crate) enum Ended {
 }
 
 #[cfg(feature = "tokio")]
+impl Ended {
+    /// As the outcome it stands for (cold: the common end is a value).
+    #[cold]
+    pub(crate) fn into_outcome<T>(self) -> Outcome<T> {
+        match self {
+            Ended::Cancelled => Outcome::Cancelled,
+            Ended::DeadlineExceeded => Outcome::DeadlineExceeded,
+            Ended::Failed => Outcome::Failed,
+            Ended::Panicked(payload) => Outcome::Panicked(*payload),
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
 impl<T> Delivered<T> {
     fn new(outcome: Outcome<T>) -> Self {
         Delivered(Some(match outcome {
@@ -301,23 +315,20 @@ impl<T> Delivered<T> {
         }))
     }
 
-    /// The outcome (`None` only for a wrapper polled after it was done,
-    /// which tokio never does).
-    pub(crate) fn take(mut self) -> Option<Outcome<T>> {
-        self.0.take().map(|delivered| match delivered {
-            Ok(value) => Outcome::Completed(value),
-            Err(Ended::Cancelled) => Outcome::Cancelled,
-            Err(Ended::DeadlineExceeded) => Outcome::DeadlineExceeded,
-            Err(Ended::Failed) => Outcome::Failed,
-            Err(Ended::Panicked(payload)) => Outcome::Panicked(*payload),
-        })
+    /// The value, or how the task ended without one (`None` only for a
+    /// wrapper polled after it was done, which tokio never does).
+    #[inline]
+    pub(crate) fn take(mut self) -> Option<Result<T, Ended>> {
+        self.0.take()
     }
 }
 
 #[cfg(feature = "tokio")]
 impl<T> Drop for Delivered<T> {
     fn drop(&mut self) {
-        drop_contained(self.0.take());
+        if let Some(unread) = self.0.take() {
+            drop_contained(unread);
+        }
     }
 }
 
