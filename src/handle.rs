@@ -306,8 +306,8 @@ pub struct TaskHandle<T> {
 
 /// Where a handle gets its child's outcome.
 enum Route<T> {
-    /// The done cell the child completes in phase 6 (any executor; and
-    /// `spawn_try`, whose future records a failure there).
+    /// The done cell the child completes in phase 6 (on an executor other
+    /// than tokio; and `spawn_try`, whose future records a failure there).
     Shared(Arc<Shared<T>>),
     /// tokio's `JoinHandle` of the child's wrapper, whose output is the
     /// outcome, returned after the done signal (task.rs, `Returned`).

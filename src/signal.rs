@@ -10,7 +10,10 @@
 //! its move to `Done`, which the child's done signal makes in phase 6 under
 //! the parent's lock (the receiver's waker waits among the slot's foreign
 //! wakers). Only a [`TaskHandle`](crate::TaskHandle), which
-//! takes a value, has a cell of its own ([`Shared`]).
+//! takes a value, has a cell of its own ([`Shared`]), and only off tokio
+//! (and for `spawn_try`): on tokio the task's wrapper returns its outcome
+//! after its done signal, and the handle takes it from tokio's
+//! `JoinHandle` (task.rs, `Returned`).
 
 use std::any::Any;
 use std::fmt;

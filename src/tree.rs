@@ -21,7 +21,9 @@
 //! - **I2** At most one node lock is held at any time by library code: no
 //!   function here takes a second node lock while holding one. This rules out
 //!   lock-order deadlocks between parents and children and between siblings.
-//!   The one nested lock is a handle's done cell (signal.rs, `Shared`), taken
+//!   The one nested lock is a handle's done cell (signal.rs, `Shared`: a
+//!   typed handle off tokio, or of `spawn_try`; on tokio a handle takes
+//!   its outcome from the `JoinHandle` and has none), taken
 //!   inside its parent's node lock by `Link::done_with`; no code takes a node
 //!   lock while holding a done cell's. Serves G3 (no deadlock stops a
 //!   subtree's termination). Models: loom fails every model that deadlocks;
