@@ -462,8 +462,10 @@ impl<T> TaskHandle<T> {
         self.cancel.set_timeout(timeout)
     }
 
-    /// Whether the child's termination is complete; awaiting the handle
-    /// would then not wait.
+    /// Whether the child's termination is complete (its done signal was
+    /// sent, G1); awaiting the handle would then not wait for the child,
+    /// only (on tokio, for a moment) for the executor to hand over the
+    /// result its task has just returned.
     ///
     /// # Examples
     ///
