@@ -102,6 +102,16 @@ impl TokioSpawner {
     {
         drop(self.handle.spawn(future));
     }
+
+    /// Spawns without boxing, and keeps the `JoinHandle`: a typed
+    /// handle's task, whose output is its outcome (task.rs, `Returned`).
+    pub(crate) fn spawn_joined<F>(&self, future: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
 }
 
 impl Spawn for TokioSpawner {

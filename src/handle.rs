@@ -9,6 +9,8 @@ use std::task::{Context, Poll};
 
 use crate::loom::{Arc, Mutex};
 use crate::signal::{CancelSender, Outcome, Shared};
+#[cfg(feature = "tokio")]
+use crate::task::Delivered;
 
 /// Why a task gave no value: it was cancelled, it panicked, or its failure
 /// was taken by its fail-fast scope.
@@ -46,6 +48,13 @@ impl TaskError {
     pub(crate) fn cancelled() -> Self {
         Self {
             repr: Repr::Cancelled,
+        }
+    }
+
+    #[cfg(feature = "tokio")]
+    fn panic(payload: Box<dyn Any + Send + 'static>) -> Self {
+        Self {
+            repr: Repr::Panic(Mutex::new(payload)),
         }
     }
 
@@ -288,15 +297,51 @@ impl Error for TaskError {}
 /// # }
 /// ```
 pub struct TaskHandle<T> {
-    // Its own drop cancels; the handle's drop releases it without (`Drop`
+    // The view of the child's slot: cancel, deadlines, `is_finished`. Its
+    // own drop cancels; the handle's drop releases it without (`Drop`
     // below).
     cancel: CancelSender,
-    shared: Arc<Shared<T>>,
+    route: Route<T>,
+}
+
+/// Where a handle gets its child's outcome.
+enum Route<T> {
+    /// The done cell the child completes in phase 6 (on an executor other
+    /// than tokio; and `spawn_try`, whose future records a failure there).
+    Shared(Arc<Shared<T>>),
+    /// tokio's `JoinHandle` of the child's wrapper, whose output is the
+    /// outcome, returned after the done signal (task.rs, `Returned`).
+    #[cfg(feature = "tokio")]
+    Joined(tokio::task::JoinHandle<Delivered<T>>),
+    /// tokio dropped the wrapper before it returned (a runtime shutting
+    /// down) and reported the task cancelled (or, defensively, panicked):
+    /// the handle waits for the done signal through its view of the slot
+    /// (G1), then reports this error. Boxed (it comes only with a runtime's
+    /// shutdown), so that a handle stays four words.
+    #[cfg(feature = "tokio")]
+    Lost(Box<TaskError>),
+    /// The outcome was returned.
+    Taken,
 }
 
 impl<T> TaskHandle<T> {
     pub(crate) fn new(cancel: CancelSender, shared: Arc<Shared<T>>) -> Self {
-        Self { cancel, shared }
+        Self {
+            cancel,
+            route: Route::Shared(shared),
+        }
+    }
+
+    /// A handle that takes its child's outcome from tokio's `JoinHandle`.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn joined(
+        cancel: CancelSender,
+        joined: tokio::task::JoinHandle<Delivered<T>>,
+    ) -> Self {
+        Self {
+            cancel,
+            route: Route::Joined(joined),
+        }
     }
 
     /// Cancels the child. Awaiting the handle afterwards yields
@@ -417,8 +462,10 @@ impl<T> TaskHandle<T> {
         self.cancel.set_timeout(timeout)
     }
 
-    /// Whether the child's termination is complete; awaiting the handle
-    /// would then not wait.
+    /// Whether the child's termination is complete (its done signal was
+    /// sent, G1); awaiting the handle would then not wait for the child,
+    /// only (on tokio, for a moment) for the executor to hand over the
+    /// result its task has just returned.
     ///
     /// # Examples
     ///
@@ -436,7 +483,14 @@ impl<T> TaskHandle<T> {
     /// # }
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.shared.is_complete()
+        match &self.route {
+            Route::Shared(shared) => shared.is_complete(),
+            // The slot's state, not the `JoinHandle`'s: the done signal is
+            // sent before the wrapper returns its output (G1).
+            #[cfg(feature = "tokio")]
+            Route::Joined(_) | Route::Lost(_) => self.cancel.is_done(),
+            Route::Taken => true,
+        }
     }
 
     /// Lets the child run without this handle, as dropping the handle does
@@ -490,6 +544,28 @@ impl<T> Drop for TaskHandle<T> {
     }
 }
 
+#[cfg(feature = "tokio")]
+impl<T> TaskHandle<T> {
+    /// tokio dropped the wrapper (a runtime shutting down): its drop ended
+    /// the task, but the done signal may still wait for children on
+    /// another executor; the handle waits for it (G1). A panic cannot come
+    /// out of the wrapper, which contains them; reported as one all the
+    /// same, rather than panicking.
+    #[cold]
+    fn lost(
+        &mut self,
+        error: tokio::task::JoinError,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<T, TaskError>> {
+        let error = match error.try_into_panic() {
+            Ok(payload) => TaskError::panic(payload),
+            Err(_) => TaskError::cancelled(),
+        };
+        self.route = Route::Lost(Box::new(error));
+        Pin::new(self).poll(cx)
+    }
+}
+
 impl<T> Future for TaskHandle<T> {
     type Output = Result<T, TaskError>;
 
@@ -497,11 +573,41 @@ impl<T> Future for TaskHandle<T> {
     ///
     /// Panics if polled again after it returned `Ready`.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.shared.poll_take(cx.waker()) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(outcome)) => Poll::Ready(outcome_result(outcome)),
-            Poll::Ready(None) => panic!("`TaskHandle` polled after it returned `Ready`"),
-        }
+        let this = self.get_mut();
+        let outcome = match &mut this.route {
+            Route::Shared(shared) => match shared.poll_take(cx.waker()) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(outcome)) => outcome,
+                Poll::Ready(None) => panic!("`TaskHandle` polled after it returned `Ready`"),
+            },
+            #[cfg(feature = "tokio")]
+            Route::Joined(joined) => match Pin::new(joined).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                // The wrapper returned after its done signal (G1).
+                Poll::Ready(Ok(delivered)) => {
+                    // The common end, without going through an `Outcome`.
+                    this.route = Route::Taken;
+                    return Poll::Ready(match delivered.take() {
+                        Some(Ok(value)) => Ok(value),
+                        Some(Err(ended)) => outcome_result(ended.into_outcome()),
+                        None => Err(TaskError::cancelled()),
+                    });
+                }
+                Poll::Ready(Err(error)) => return this.lost(error, cx),
+            },
+            #[cfg(feature = "tokio")]
+            Route::Lost(_) => {
+                if this.cancel.poll_done(cx.waker()).is_pending() {
+                    return Poll::Pending;
+                }
+                let Route::Lost(error) = std::mem::replace(&mut this.route, Route::Taken) else {
+                    unreachable!("matched above")
+                };
+                return Poll::Ready(Err(*error));
+            }
+            Route::Taken => panic!("`TaskHandle` polled after it returned `Ready`"),
+        };
+        Poll::Ready(outcome_result(outcome))
     }
 }
 

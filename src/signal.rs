@@ -10,7 +10,10 @@
 //! its move to `Done`, which the child's done signal makes in phase 6 under
 //! the parent's lock (the receiver's waker waits among the slot's foreign
 //! wakers). Only a [`TaskHandle`](crate::TaskHandle), which
-//! takes a value, has a cell of its own ([`Shared`]).
+//! takes a value, has a cell of its own ([`Shared`]), and only off tokio
+//! (and for `spawn_try`): on tokio the task's wrapper returns its outcome
+//! after its done signal, and the handle takes it from tokio's
+//! `JoinHandle` (task.rs, `Returned`).
 
 use std::any::Any;
 use std::fmt;
@@ -367,6 +370,24 @@ impl CancelSender {
 }
 
 impl CancelSender {
+    /// Whether the child has sent its done signal (a typed handle's
+    /// `is_finished`, G1); `false` once the view was given up.
+    pub(crate) fn is_done(&self) -> bool {
+        self.slot
+            .as_ref()
+            .is_some_and(|slot| slot.node.is_done(slot.key))
+    }
+
+    /// Ready once the child has sent its done signal, keeping the view (a
+    /// typed handle whose task tokio dropped waits for it: G1).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn poll_done(&self, waker: &Waker) -> Poll<()> {
+        match &self.slot {
+            Some(slot) => slot.node.poll_done(slot.key, waker),
+            None => Poll::Ready(()),
+        }
+    }
+
     /// Gives this view up without a cancel, as `forget` does, in place: a
     /// typed handle's drop (detach).
     pub(crate) fn release(&mut self) {

@@ -10,8 +10,10 @@ use futures_task::{FutureObj, Spawn};
 
 use crate::loom::Arc;
 use crate::remote_scope::RemoteSpawner;
-use crate::signal::{CancelSender, DoneReceiver, ParentSignals, Shared};
-use crate::task::{terminate_detached, Absent, Field, Task};
+use crate::signal::{CancelSender, DoneReceiver, Outcome, ParentSignals, Shared};
+#[cfg(feature = "tokio")]
+use crate::task::Returned;
+use crate::task::{terminate_detached, Absent, Field, Observer, Task};
 use crate::tree::{Link, Node};
 use crate::{SpawnError, StopRequested, TaskHandle};
 
@@ -395,13 +397,49 @@ where
         Fut: Future + Send + 'static,
         Fut::Output: Send + 'static,
     {
-        self.spawn_handled(Absent, |_, _, _| fut)
+        self.spawn_returned::<_, _, _, _, Absent>(Absent, |_| fut)
     }
 
     /// Spawns a child whose outcome a [`TaskHandle`] takes (`spawn_task`,
-    /// `spawn_task_with`, `TryScope::spawn_try`): `make` gets the child's
-    /// spawner (if `scope` is present), the handle's done cell and the
-    /// child's slot key.
+    /// `spawn_task_with`): `make` gets the child's spawner, if `scope` is
+    /// present. On tokio the wrapper is spawned with `Handle::spawn` and
+    /// returns the outcome as its output, which the handle takes from the
+    /// `JoinHandle` (no done cell: [`Returned`](crate::task::Returned));
+    /// on any other executor, through a done cell ([`spawn_handled`](Self::spawn_handled)).
+    ///
+    /// `K` is where the wrapper keeps the outcome while it waits for its
+    /// children: `Option<Outcome<T>>` for a child with a scope, [`Absent`]
+    /// for a leaf.
+    pub(crate) fn spawn_returned<T, Fut, Make, Sc, K>(
+        &self,
+        scope: Sc,
+        make: Make,
+    ) -> Result<TaskHandle<T>, SpawnError>
+    where
+        T: Send + 'static,
+        Fut: Future<Output = T> + Send + 'static,
+        Make: FnOnce(Option<Self>) -> Fut,
+        Sc: Field<Arc<Node>>,
+        K: Field<Outcome<T>>,
+    {
+        #[cfg(feature = "tokio")]
+        if let Some(tokio) =
+            (&self.executor as &dyn std::any::Any).downcast_ref::<crate::TokioSpawner>()
+        {
+            let make = |child, _key| make(child);
+            let spawn = |task| Ok(tokio.spawn_joined(task));
+            let (key, joined) =
+                self.spawn_child_then(make, scope, || (), Returned::<K>::new(), 1, spawn)?;
+            let sender = CancelSender::new(self.raw.node.clone(), key);
+            return Ok(TaskHandle::joined(sender, joined));
+        }
+        self.spawn_handled(scope, |child, _, _| make(child))
+    }
+
+    /// Spawns a child whose outcome a [`TaskHandle`] takes through a done
+    /// cell (`TryScope::spawn_try`, and `spawn_task` off tokio): `make` gets
+    /// the child's spawner (if `scope` is present), the handle's done cell
+    /// and the child's slot key.
     pub(crate) fn spawn_handled<T, Fut, Make, Sc>(
         &self,
         scope: Sc,
@@ -575,14 +613,14 @@ where
     ///
     /// What the wrapper carries follows from the types: `scope` is
     /// [`Absent`] for a leaf, or `None` for a child with a scope of its own
-    /// (made here); `shared` is [`Absent`] for a child whose outcome nobody
-    /// takes, or the `Some` done cell of its handle.
+    /// (made here); `observer` is [`Absent`] for a child whose outcome
+    /// nobody takes, or the `Some` done cell of its handle.
     pub(crate) fn spawn_child<T, Fut, Make, Done, Sc, Ob>(
         &self,
         make: Make,
         scope: Sc,
         done: Done,
-        shared: Ob,
+        observer: Ob,
         views: u32,
     ) -> Result<usize, SpawnError>
     where
@@ -591,7 +629,34 @@ where
         Make: FnOnce(Option<Self>, usize) -> Fut,
         Done: FnOnce() + Send + 'static,
         Sc: Field<Arc<Node>>,
-        Ob: Field<Arc<Shared<T>>>,
+        Ob: Observer<T, Output = ()>,
+    {
+        let spawn = |task| self.spawn_plain(task).map_err(SpawnError::from);
+        self.spawn_child_then(make, scope, done, observer, views, spawn)
+            .map(|(key, ())| key)
+    }
+
+    /// [`spawn_child`](Self::spawn_child), with the wrapper handed to
+    /// `spawn` rather than to the executor's `Spawn`: returns what `spawn`
+    /// returned too (tokio's `JoinHandle`, for [`Returned`](crate::task::Returned)).
+    /// If `spawn` fails, it has dropped the wrapper, whose drop ends the
+    /// child (G4).
+    pub(crate) fn spawn_child_then<T, Fut, Make, Done, Sc, Ob, R>(
+        &self,
+        make: Make,
+        scope: Sc,
+        done: Done,
+        observer: Ob,
+        views: u32,
+        spawn: impl FnOnce(Task<Fut, Done, Sc, Ob>) -> Result<R, SpawnError>,
+    ) -> Result<(usize, R), SpawnError>
+    where
+        T: Send + 'static,
+        Fut: Future<Output = T> + Send + 'static,
+        Make: FnOnce(Option<Self>, usize) -> Fut,
+        Done: FnOnce() + Send + 'static,
+        Sc: Field<Arc<Node>>,
+        Ob: Observer<T>,
     {
         debug_assert!(scope.get().is_none(), "the scope is made here");
         let link = Node::register(&self.raw.node, views)?;
@@ -615,20 +680,21 @@ where
             link: Some(link),
             scope: Sc::new(scope),
             done: Some(done),
-            shared,
+            observer: Some(observer),
             output: PhantomData,
         };
         let fut = make(child, key);
-        let (Some(link), Some(done)) = (guard.link.take(), guard.done.take()) else {
+        let (Some(link), Some(done), Some(observer)) =
+            (guard.link.take(), guard.done.take(), guard.observer.take())
+        else {
             unreachable!("the guard is disarmed once")
         };
         let scope = Sc::new(guard.scope.take());
-        let shared = Ob::new(guard.shared.take());
-        let task = Task::new(link, scope, fut, done, shared);
+        let task = Task::new(link, scope, fut, done, observer);
         // If the executor refuses, it drops `task`, whose drop ends it (G4).
-        self.spawn_plain(task)?;
+        let spawned = spawn(task)?;
         unclaimed.count = 0;
-        Ok(key)
+        Ok((key, spawned))
     }
 
     /// The parent's signals of the child in slot `key`, registered with two
@@ -739,12 +805,12 @@ where
     T: Send + 'static,
     D: FnOnce() + Send + 'static,
     Sc: Field<Arc<Node>>,
-    Ob: Field<Arc<Shared<T>>>,
+    Ob: Observer<T>,
 {
     link: Option<Link>,
     scope: Sc,
     done: Option<D>,
-    shared: Ob,
+    observer: Option<Ob>,
     output: PhantomData<fn() -> T>,
 }
 
@@ -753,16 +819,12 @@ where
     T: Send + 'static,
     D: FnOnce() + Send + 'static,
     Sc: Field<Arc<Node>>,
-    Ob: Field<Arc<Shared<T>>>,
+    Ob: Observer<T>,
 {
     fn drop(&mut self) {
         if let Some(link) = self.link.take() {
-            terminate_detached(
-                self.scope.take(),
-                link,
-                self.done.take(),
-                self.shared.take(),
-            );
+            let shared = self.observer.as_mut().and_then(Ob::take_shared);
+            terminate_detached(self.scope.take(), link, self.done.take(), shared);
         }
     }
 }
@@ -834,7 +896,7 @@ where
         Fut::Output: Send + 'static,
         Fun: FnOnce(Self) -> Fut,
     {
-        self.spawn_handled(None, |child: Option<Self>, _, _| {
+        self.spawn_returned::<_, _, _, _, Option<_>>(None, |child: Option<Self>| {
             fun(child.expect("a spawner for a child with a scope"))
         })
     }

@@ -3,6 +3,8 @@
 
 use std::fmt;
 use std::future::Future;
+#[cfg(feature = "tokio")]
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -53,14 +55,17 @@ impl Seen {
 }
 
 pin_project! {
-    /// Where a task is in its termination.
+    /// Where a task is in its termination. `K` keeps the outcome from phase
+    /// 2 to phase 6 for an observer that takes it only then
+    /// ([`Returned`]): in the space the future had, so that it costs the
+    /// wrapper nothing; [`Absent`] for the others.
     #[project = PhaseProj]
-    enum Phase<F> {
+    enum Phase<F, K> {
         /// Phase 1: the user's future runs.
         Running { #[pin] fut: F, seen: Seen },
         /// Phases 3 and 4: the future is dropped, the children are cancelled,
         /// the task waits for them.
-        Draining,
+        Draining { kept: K },
         /// Phases 5 and 6 are done; the done signal has been sent.
         Signalled,
     }
@@ -116,10 +121,222 @@ impl<T> Field<T> for Absent {
     }
 }
 
+/// Who takes a task's outcome, chosen by the wrapper's type: nobody
+/// ([`Absent`]: a done receiver, or no signal at all), a typed handle's
+/// done cell (`Option<Arc<Shared<T>>>`, on any executor), or the executor
+/// itself ([`Returned`]: the wrapper returns the outcome as its output, and
+/// tokio's `JoinHandle` carries it to the typed handle).
+pub(crate) trait Observer<T: Send + 'static>: Send + 'static {
+    /// What the wrapper future returns.
+    type Output;
+    /// Where the wrapper keeps the outcome from phase 2 to phase 6, in its
+    /// `Phase::Draining` (a task with a scope only: a leaf goes from 2 to 6
+    /// in one poll).
+    type Kept: Field<Outcome<T>>;
+
+    /// Records how the future ended (phase 2, or the wrapper's drop). The
+    /// first outcome wins; a later one is dropped, its panics contained.
+    fn keep(&self, kept: &mut Self::Kept, outcome: Outcome<T>);
+
+    /// Replaces the recorded outcome (a task whose fail-fast scope failed
+    /// takes on that failure; tree.rs, I7).
+    fn replace(&self, kept: &mut Self::Kept, outcome: Outcome<T>);
+
+    /// Phase 6: sends the done signal (`signal_done`), hands the observer
+    /// `outcome` (or what was kept, for `None`) and returns the wrapper's
+    /// output.
+    fn deliver(&mut self, link: Option<Link>, outcome: Option<Outcome<T>>) -> Self::Output;
+
+    /// The output of a wrapper polled after it returned `Ready`.
+    fn spent() -> Self::Output;
+
+    /// The done cell, if any, for a termination finished without the
+    /// wrapper (`terminate_detached`).
+    fn take_shared(&mut self) -> Option<Arc<Shared<T>>>;
+}
+
+impl<T: Send + 'static> Observer<T> for Absent {
+    type Output = ();
+    type Kept = Absent;
+
+    fn keep(&self, _: &mut Absent, outcome: Outcome<T>) {
+        drop_contained(outcome);
+    }
+
+    fn replace(&self, _: &mut Absent, outcome: Outcome<T>) {
+        drop_contained(outcome);
+    }
+
+    fn deliver(&mut self, link: Option<Link>, outcome: Option<Outcome<T>>) {
+        match link {
+            Some(link) => signal_done::<T>(link, None, outcome),
+            None => drop_contained(outcome),
+        }
+    }
+
+    fn spent() {}
+
+    fn take_shared(&mut self) -> Option<Arc<Shared<T>>> {
+        None
+    }
+}
+
+impl<T: Send + 'static> Observer<T> for Option<Arc<Shared<T>>> {
+    type Output = ();
+    type Kept = Absent;
+
+    fn keep(&self, _: &mut Absent, outcome: Outcome<T>) {
+        match self {
+            Some(shared) => shared.set_outcome(outcome),
+            None => drop_contained(outcome),
+        }
+    }
+
+    fn replace(&self, _: &mut Absent, outcome: Outcome<T>) {
+        match self {
+            Some(shared) => shared.replace_outcome(outcome),
+            None => drop_contained(outcome),
+        }
+    }
+
+    fn deliver(&mut self, link: Option<Link>, outcome: Option<Outcome<T>>) {
+        let shared = self.take();
+        match link {
+            Some(link) => signal_done(link, shared.as_deref(), outcome),
+            None => drop_contained(outcome),
+        }
+    }
+
+    fn spent() {}
+
+    fn take_shared(&mut self) -> Option<Arc<Shared<T>>> {
+        self.take()
+    }
+}
+
+/// The observer of a task spawned with `tokio::spawn` whose typed handle
+/// awaits its `JoinHandle`: the wrapper's output is the outcome, returned
+/// after the done signal (phase 6), so tokio makes it visible to the handle
+/// only once the termination is complete (G1). `K` is where a task with a
+/// scope keeps its outcome while it waits for its children
+/// (`Option<Outcome<T>>`); a leaf, which goes from phase 2 to phase 6 in
+/// one poll, keeps nothing ([`Absent`]).
+#[cfg(feature = "tokio")]
+pub(crate) struct Returned<K>(PhantomData<fn() -> K>);
+
+#[cfg(feature = "tokio")]
+impl<K> Returned<K> {
+    pub(crate) fn new() -> Self {
+        Returned(PhantomData)
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl<T: Send + 'static, K: Field<Outcome<T>>> Observer<T> for Returned<K> {
+    type Output = Delivered<T>;
+    type Kept = K;
+
+    fn keep(&self, kept: &mut K, outcome: Outcome<T>) {
+        if K::PRESENT && kept.get().is_none() {
+            *kept = K::new(Some(outcome));
+        } else {
+            // Second, or a leaf dropped by the executor: not returned.
+            drop_contained(outcome);
+        }
+    }
+
+    fn replace(&self, kept: &mut K, outcome: Outcome<T>) {
+        drop_contained(kept.take());
+        self.keep(kept, outcome);
+    }
+
+    fn deliver(&mut self, link: Option<Link>, outcome: Option<Outcome<T>>) -> Delivered<T> {
+        if let Some(link) = link {
+            // No done cell: the outcome is kept, and returned after the
+            // signal.
+            signal_done::<T>(link, None, None);
+        }
+        Delivered::new(outcome.unwrap_or(Outcome::Cancelled))
+    }
+
+    fn spent() -> Delivered<T> {
+        Delivered(None)
+    }
+
+    fn take_shared(&mut self) -> Option<Arc<Shared<T>>> {
+        None
+    }
+}
+
+/// The output of a [`Returned`] wrapper: the task's outcome, which its
+/// typed handle takes out of tokio's `JoinHandle`. Dropped without being
+/// taken (the handle was dropped: a detached task), the outcome goes with
+/// its destructor's panics contained (G10).
+///
+/// Two words for a `()` output (an [`Outcome`] is three), so that tokio's
+/// `Result<Delivered<()>, JoinError>` stays three words and the task cell of
+/// a small future fits in tokio's smallest one, as `tokio::spawn`'s does.
+#[cfg(feature = "tokio")]
+pub(crate) struct Delivered<T>(Option<Result<T, Ended>>);
+
+/// How a task ended without a value, in two words: a panic's payload is
+/// boxed once more (a thin pointer).
+#[cfg(feature = "tokio")]
+pub(crate) enum Ended {
+    Cancelled,
+    DeadlineExceeded,
+    Failed,
+    Panicked(Box<Box<dyn std::any::Any + Send + 'static>>),
+}
+
+#[cfg(feature = "tokio")]
+impl Ended {
+    /// As the outcome it stands for (cold: the common end is a value).
+    #[cold]
+    pub(crate) fn into_outcome<T>(self) -> Outcome<T> {
+        match self {
+            Ended::Cancelled => Outcome::Cancelled,
+            Ended::DeadlineExceeded => Outcome::DeadlineExceeded,
+            Ended::Failed => Outcome::Failed,
+            Ended::Panicked(payload) => Outcome::Panicked(*payload),
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl<T> Delivered<T> {
+    fn new(outcome: Outcome<T>) -> Self {
+        Delivered(Some(match outcome {
+            Outcome::Completed(value) => Ok(value),
+            Outcome::Cancelled => Err(Ended::Cancelled),
+            Outcome::DeadlineExceeded => Err(Ended::DeadlineExceeded),
+            Outcome::Failed => Err(Ended::Failed),
+            Outcome::Panicked(payload) => Err(Ended::Panicked(Box::new(payload))),
+        }))
+    }
+
+    /// The value, or how the task ended without one (`None` only for a
+    /// wrapper polled after it was done, which tokio never does).
+    #[inline]
+    pub(crate) fn take(mut self) -> Option<Result<T, Ended>> {
+        self.0.take()
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl<T> Drop for Delivered<T> {
+    fn drop(&mut self) {
+        if let Some(unread) = self.0.take() {
+            drop_contained(unread);
+        }
+    }
+}
+
 pin_project! {
     /// The wrapper future of every task, generic over what it carries
-    /// beside the user's future: its own scope (`Sc`) and its handle's done
-    /// cell (`Ob`), each either `Option<_>` or [`Absent`].
+    /// beside the user's future: its own scope (`Sc`, `Option<_>` or
+    /// [`Absent`]) and the observer of its outcome (`Ob`, see
+    /// [`Observer`]), whose output is the wrapper's.
     pub(crate) struct Task<F, D, Sc, Ob>
     where
         F: Future,
@@ -129,10 +346,10 @@ pin_project! {
         D: Send,
         D: 'static,
         Sc: Field<Arc<Node>>,
-        Ob: Field<Arc<Shared<F::Output>>>,
+        Ob: Observer<F::Output>,
     {
         #[pin]
-        phase: Phase<F>,
+        phase: Phase<F, Ob::Kept>,
         // The task's slot in its parent's scope: the scope, taken in phase 6,
         // and the slot key. Two fields rather than a `Link`, so that the key
         // and the small fields below share one word.
@@ -142,8 +359,9 @@ pin_project! {
         scope: Sc,
         // The `done` callback; taken in phase 5.
         done: Option<D>,
-        // The cell its handle waits on, if any; completed in phase 6.
-        shared: Ob,
+        // Who takes the outcome: nobody, its handle's done cell (completed in
+        // phase 6), or the executor (the wrapper's output).
+        observer: Ob,
     }
 
     impl<F, D, Sc, Ob> PinnedDrop for Task<F, D, Sc, Ob>
@@ -155,20 +373,24 @@ pin_project! {
         D: Send,
         D: 'static,
         Sc: Field<Arc<Node>>,
-        Ob: Field<Arc<Shared<F::Output>>>,
+        Ob: Observer<F::Output>,
     {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
             if let PhaseProj::Running { .. } = this.phase.as_mut().project() {
                 // The executor dropped a running task: phase 2 here.
                 let outcome = drop_future(this.phase.as_mut(), Outcome::Cancelled);
-                match this.shared.get() {
-                    Some(shared) => shared.set_outcome(outcome),
-                    None => drop_contained(outcome),
-                }
+                keep(this.phase.as_mut(), &*this.observer, outcome);
+            }
+            if let PhaseProj::Draining { kept } = this.phase.as_mut().project() {
+                // Kept for an output that will never be returned (tokio then
+                // reports a cancel to the handle, which waits for the done
+                // signal): dropped here, its panics contained (G10).
+                drop_contained(kept.take());
             }
             if let Some(link) = take_link(this.parent, *this.key) {
-                terminate_detached(this.scope.take(), link, this.done.take(), this.shared.take());
+                let shared = this.observer.take_shared();
+                terminate_detached(this.scope.take(), link, this.done.take(), shared);
             }
         }
     }
@@ -180,9 +402,9 @@ where
     F::Output: Send + 'static,
     D: FnOnce() + Send + 'static,
     Sc: Field<Arc<Node>>,
-    Ob: Field<Arc<Shared<F::Output>>>,
+    Ob: Observer<F::Output>,
 {
-    pub(crate) fn new(link: Link, scope: Sc, fut: F, done: D, shared: Ob) -> Self {
+    pub(crate) fn new(link: Link, scope: Sc, fut: F, done: D, observer: Ob) -> Self {
         let key = u32::try_from(link.key).expect("`Node::register` keeps keys below 2^32");
         Task {
             phase: Phase::Running {
@@ -193,7 +415,7 @@ where
             key,
             scope,
             done: Some(done),
-            shared,
+            observer,
         }
     }
 }
@@ -287,11 +509,11 @@ where
     F::Output: Send + 'static,
     D: FnOnce() + Send + 'static,
     Sc: Field<Arc<Node>>,
-    Ob: Field<Arc<Shared<F::Output>>>,
+    Ob: Observer<F::Output>,
 {
-    type Output = ();
+    type Output = Ob::Output;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Ob::Output> {
         let mut this = self.project();
         loop {
             match this.phase.as_mut().project() {
@@ -352,22 +574,18 @@ where
                     let Some(scope) = this.scope.get() else {
                         // A leaf: no children, so phases 3 and 4 are empty.
                         this.phase.set(Phase::Signalled);
-                        finish(
+                        return Poll::Ready(finish(
                             this.done.take(),
                             take_link(this.parent, *this.key),
-                            this.shared.take(),
+                            this.observer,
                             Some(outcome),
-                        );
-                        return Poll::Ready(());
+                        ));
                     };
-                    match this.shared.get() {
-                        Some(shared) => shared.set_outcome(outcome),
-                        None => drop_contained(outcome),
-                    }
+                    keep(this.phase.as_mut(), &*this.observer, outcome);
                     // Phase 3: cancel the children; no new child can join.
                     Node::close(scope).wake();
                 }
-                PhaseProj::Draining => {
+                PhaseProj::Draining { kept } => {
                     // Phase 4: wait for every child's done signal.
                     if let Some(scope) = this.scope.get() {
                         if scope.poll_drained(cx.waker(), false).is_pending() {
@@ -378,24 +596,21 @@ where
                         if let Some(failure) = scope.retire() {
                             let outcome =
                                 report_panic(this.parent.as_ref(), failure.into_payload());
-                            match this.shared.get() {
-                                Some(shared) => shared.replace_outcome(outcome),
-                                None => drop_contained(outcome),
-                            }
+                            this.observer.replace(kept, outcome);
                         }
                     }
+                    let outcome = kept.take();
                     this.phase.set(Phase::Signalled);
                     drop(this.scope.take());
                     // Phase 5, then phase 6.
-                    finish(
+                    return Poll::Ready(finish(
                         this.done.take(),
                         take_link(this.parent, *this.key),
-                        this.shared.take(),
-                        None,
-                    );
-                    return Poll::Ready(());
+                        this.observer,
+                        outcome,
+                    ));
                 }
-                PhaseProj::Signalled => return Poll::Ready(()),
+                PhaseProj::Signalled => return Poll::Ready(Ob::spent()),
             }
         }
     }
@@ -407,12 +622,12 @@ where
     F::Output: Send + 'static,
     D: FnOnce() + Send + 'static,
     Sc: Field<Arc<Node>>,
-    Ob: Field<Arc<Shared<F::Output>>>,
+    Ob: Observer<F::Output>,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let phase = match self.phase {
             Phase::Running { .. } => "Running",
-            Phase::Draining => "Draining",
+            Phase::Draining { .. } => "Draining",
             Phase::Signalled => "Signalled",
         };
         f.debug_struct("ScopedTask")
@@ -434,12 +649,13 @@ fn cancelled<T>(expired: bool) -> Outcome<T> {
 /// Phase 2: drops the future in place, containing a panic of its destructor.
 /// Returns `outcome`, or the destructor's panic if the future had not
 /// already panicked.
-fn drop_future<F: Future>(
-    mut phase: Pin<&mut Phase<F>>,
+fn drop_future<F: Future, K: Field<Outcome<F::Output>>>(
+    mut phase: Pin<&mut Phase<F, K>>,
     outcome: Outcome<F::Output>,
 ) -> Outcome<F::Output> {
     // `Pin::set` leaves `Draining` in place even if the destructor unwinds.
-    match catch_unwind(AssertUnwindSafe(|| phase.set(Phase::Draining))) {
+    let draining = || phase.set(Phase::Draining { kept: K::new(None) });
+    match catch_unwind(AssertUnwindSafe(draining)) {
         Ok(()) => outcome,
         Err(panic) => match outcome {
             Outcome::Panicked(first) => {
@@ -448,6 +664,20 @@ fn drop_future<F: Future>(
             }
             _ => Outcome::Panicked(panic),
         },
+    }
+}
+
+/// Hands the outcome of phase 2 to the observer, to keep until phase 6
+/// (where `Phase::Draining` has room for it, if the observer needs that).
+fn keep<F, Ob>(mut phase: Pin<&mut Phase<F, Ob::Kept>>, observer: &Ob, outcome: Outcome<F::Output>)
+where
+    F: Future,
+    F::Output: Send + 'static,
+    Ob: Observer<F::Output>,
+{
+    match phase.as_mut().project() {
+        PhaseProj::Draining { kept } => observer.keep(kept, outcome),
+        _ => unreachable!("phase 2 leaves the wrapper draining"),
     }
 }
 
@@ -473,16 +703,20 @@ fn report_panic<T>(parent: Option<&Arc<Node>>, panic: Box<dyn std::any::Any + Se
 
 /// Phases 5 and 6 of a task whose wrapper is alive: `done`, then the done
 /// signal to the parent and to the observer together (`Link::done_with`).
-fn finish<T, D: FnOnce()>(
+/// Returns the wrapper's output.
+fn finish<T, D, Ob>(
     done: Option<D>,
     link: Option<Link>,
-    shared: Option<Arc<Shared<T>>>,
+    observer: &mut Ob,
     outcome: Option<Outcome<T>>,
-) {
+) -> Ob::Output
+where
+    T: Send + 'static,
+    D: FnOnce(),
+    Ob: Observer<T>,
+{
     run_callback(done);
-    if let Some(link) = link {
-        signal_done(link, shared.as_deref(), outcome);
-    }
+    observer.deliver(link, outcome)
 }
 
 /// Phase 5: the `done` callback, its panic contained (G4).

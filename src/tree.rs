@@ -21,7 +21,9 @@
 //! - **I2** At most one node lock is held at any time by library code: no
 //!   function here takes a second node lock while holding one. This rules out
 //!   lock-order deadlocks between parents and children and between siblings.
-//!   The one nested lock is a handle's done cell (signal.rs, `Shared`), taken
+//!   The one nested lock is a handle's done cell (signal.rs, `Shared`: a
+//!   typed handle off tokio, or of `spawn_try`; on tokio a handle takes
+//!   its outcome from the `JoinHandle` and has none), taken
 //!   inside its parent's node lock by `Link::done_with`; no code takes a node
 //!   lock while holding a done cell's. Serves G3 (no deadlock stops a
 //!   subtree's termination). Models: loom fails every model that deadlocks;
@@ -78,7 +80,8 @@
 //!   executor dropped that task before its termination finished; it is taken
 //!   by whoever brings `live` to zero.
 //! - `Children::foreign` holds, by slot key, the wakers of done receivers
-//!   (`poll_done_release`) and of cancel receivers polled from another task than the
+//!   (`poll_done_release`), of typed handles whose task tokio dropped
+//!   (`poll_done`), and of cancel receivers polled from another task than the
 //!   slot's own (`poll_cancel_receiver`); a slot's wakers are taken
 //!   by whoever cancels it, asks it to stop or sends its done signal, and all
 //!   of them by a close or a stop request of the scope.
@@ -744,6 +747,21 @@ impl Node {
         let removed = release_locked(children, key);
         drop(guard);
         drop(removed);
+        Poll::Ready(())
+    }
+
+    /// [`poll_done_release`](Self::poll_done_release) that keeps the view:
+    /// for a typed handle whose task's output will not come (tokio dropped
+    /// the task), which waits for the done signal through its cancel
+    /// sender's view and keeps that view until it is dropped.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn poll_done(&self, key: usize, waker: &Waker) -> Poll<()> {
+        let mut guard = self.children.lock();
+        let children = &mut *guard;
+        if children.slots[key].state.is_linked() {
+            children.foreign.register(key, waker);
+            return Poll::Pending;
+        }
         Poll::Ready(())
     }
 

@@ -722,3 +722,82 @@ fn spawn_task_with_detaches_on_drop_and_refuses_after_termination() {
         assert!(!*lock(&called), "{executor}: `fun` must not run");
     });
 }
+
+// ---------------------------------------------------------------------------
+// A runtime shutting down under a typed handle
+// ---------------------------------------------------------------------------
+
+/// On tokio a typed handle takes its child's outcome from tokio's own
+/// `JoinHandle`. When the runtime shuts down, tokio drops the child's
+/// wrapper and reports the task cancelled at once; the child's termination
+/// then still waits for a grandchild running on another runtime. The
+/// handle must wait for the child's done signal all the same (G1), and
+/// report the cancel.
+#[test]
+fn runtime_shutdown_handle_waits_for_the_done_signal() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::mpsc;
+    use tasktree::remote_scope::{RawScopedSpawn, RemoteScope};
+    use tasktree::ForgettableSignalSender;
+
+    /// Blocks its drop until the gate opens: the grandchild's termination
+    /// is slow.
+    struct SlowDrop(Mutex<mpsc::Receiver<()>>);
+    impl Drop for SlowDrop {
+        fn drop(&mut self) {
+            let _ = lock(&self.0).recv();
+        }
+    }
+
+    let build = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .expect("a runtime")
+    };
+    let (first, other) = (build(), build());
+    let root = ScopedSpawner::new(tasktree::TokioSpawner::new(first.handle().clone()));
+    let (gate_tx, gate_rx) = mpsc::channel::<()>();
+    let (running_tx, running_rx) = mpsc::channel::<()>();
+    let grandchild_done = Arc::new(AtomicBool::new(false));
+    let done_flag = grandchild_done.clone();
+    let other_handle = other.handle().clone();
+    let mut handle = root
+        .spawn_task_with(move |spawner| async move {
+            // A grandchild of the tree that runs on the other runtime.
+            let (parent, child) = spawner.as_raw().spawn_raw_with_signal().expect("spawn");
+            parent.cancel_sender.forget();
+            drop(parent.done_receiver);
+            let slow = SlowDrop(Mutex::new(gate_rx));
+            let grandchild = async move {
+                let _slow = slow;
+                std::future::pending::<()>().await
+            };
+            let done = move || done_flag.store(true, Ordering::SeqCst);
+            other_handle.spawn(RemoteScope::new().wrap(child, grandchild, done));
+            running_tx.send(()).expect("the test waits");
+            std::future::pending::<u32>().await
+        })
+        .expect("spawn");
+    running_rx.recv().expect("the child runs");
+
+    // tokio drops the child's wrapper: its future is dropped and its
+    // grandchild cancelled, whose drop now blocks on the gate.
+    drop(first);
+    assert!(!handle.is_finished(), "the grandchild is still terminating");
+    assert!(
+        (&mut handle).now_or_never().is_none(),
+        "G1: not before the done signal"
+    );
+    assert!(!grandchild_done.load(Ordering::SeqCst));
+
+    gate_tx.send(()).expect("the grandchild's drop waits");
+    let err = futures::executor::block_on(&mut handle).expect_err("cancelled");
+    assert!(err.is_cancelled(), "{err:?}");
+    assert!(
+        grandchild_done.load(Ordering::SeqCst),
+        "G1: the grandchild is done"
+    );
+    assert!(handle.is_finished());
+    assert_eq!(root.live_children(), 0);
+}

@@ -151,3 +151,13 @@ fn a_leaf_with_a_handle_adds_at_most_24_bytes() {
     assert!(task <= 24, "spawn_task: +{task} B");
     assert!(signal <= 16, "spawn_future_with_signal: +{signal} B");
 }
+
+/// A typed handle is at most four words: its view of the child's slot
+/// (two) and the route to the child's outcome (a done cell, or tokio's
+/// `JoinHandle`, behind a tag), so that a `Vec` of kept handles stays small.
+#[test]
+fn a_task_handle_is_at_most_four_words() {
+    let handle = size_of::<tasktree::TaskHandle<[u8; 64]>>();
+    println!("TaskHandle: {handle} B");
+    assert!(handle <= 4 * size_of::<usize>(), "TaskHandle: {handle} B");
+}
