@@ -725,11 +725,12 @@ impl Node {
     pub(crate) fn poll_done_release(&self, key: usize, waker: &Waker) -> Poll<()> {
         let mut guard = self.children.lock();
         let children = &mut *guard;
-        if children.slots.state(key).is_linked() {
+        let slot = children.slots.get_mut(key);
+        if slot.state().is_linked() {
             children.foreign.register(key, waker);
             return Poll::Pending;
         }
-        let removed = release_locked(children, key);
+        let removed = slot.release();
         drop(guard);
         drop(removed);
         Poll::Ready(())
@@ -800,10 +801,15 @@ impl Node {
     pub(crate) fn release(this: &Arc<Self>, key: usize, cancel: bool) {
         let mut wakeups = Wakeups::default();
         let mut guard = this.children.lock();
-        if cancel {
-            cancel_locked(this, &mut guard, key, How::Default, &mut wakeups);
+        let children = &mut *guard;
+        let mut slot = children.slots.get_mut(key);
+        let state = slot.state();
+        if cancel && state.is_cancellable() {
+            // `cancel_locked`, with the state already read.
+            cancel_live_locked(this, children, key, state, How::Default, &mut wakeups);
+            slot = children.slots.get_mut(key);
         }
-        let removed = release_locked(&mut guard, key);
+        let removed = slot.release();
         drop(guard);
         drop(removed);
         wakeups.wake();
@@ -1288,14 +1294,6 @@ fn stop_locked(children: &mut Children, wakeups: &mut Wakeups) {
     }
 }
 
-/// Drops a view of slot `key` under the lock; the last reference removes
-/// the slot (I5), whose waker, if any, is returned to be dropped after the
-/// lock (I3).
-#[must_use = "the waker must be dropped after the lock is released (I3)"]
-fn release_locked(children: &mut Children, key: usize) -> Option<Waker> {
-    children.slots.release(key)
-}
-
 /// The wakers waiting on a slot from outside its task (`Children::foreign`):
 /// done receivers, and cancel receivers polled by another task. Keyed by
 /// slot, so that registering a waker and taking a slot's wakers cost O(1)
@@ -1396,8 +1394,9 @@ impl Link {
     pub(crate) fn done_with<R>(self, observe: impl FnOnce() -> R) -> (Option<Orphan>, R) {
         let mut children = self.node.children.lock();
         let children_ref = &mut *children;
-        let stale_waker = children_ref.slots.get_mut(self.key).unlink();
-        let removed = children_ref.slots.release(self.key);
+        let mut slot = children_ref.slots.get_mut(self.key);
+        let stale_waker = slot.unlink();
+        let removed = slot.release();
         let mut wakeups = Wakeups::default();
         children_ref.foreign.take(Some(self.key), &mut wakeups);
         wakeups.extend(children_ref.grace.forget_slot(self.key));
