@@ -338,7 +338,11 @@ impl SlotMut<'_> {
     /// Returns its waker, to be woken after the lock is released (I3, I6).
     #[must_use = "the task's waker must be woken after the lock is released (I3)"]
     fn cancel(&mut self, expired: bool) -> Option<Waker> {
-        debug_assert!(self.state().is_cancellable(), "cancel in {:?}", self.state());
+        debug_assert!(
+            self.state().is_cancellable(),
+            "cancel in {:?}",
+            self.state()
+        );
         self.set_state(State::Cancelled { expired });
         self.take_waker()
     }
@@ -1218,11 +1222,11 @@ fn close_locked(node: &Arc<Node>, children: &mut Children, how: Close, wakeups: 
             }
         }
         None => {
-            for mut slot in children.slots.iter_mut() {
+            children.slots.for_each_mut(|mut slot| {
                 if slot.state().is_cancellable() {
                     wakeups.extend(slot.cancel(false));
                 }
-            }
+            });
         }
     }
     children.foreign.take(None, wakeups);
@@ -1243,11 +1247,11 @@ fn close_drained(mut children: crate::loom::MutexGuard<'_, Children>) {
 /// Asks every live child that is not yet cancelled or asked to stop, under
 /// the scope's lock: their wakers are taken to be woken after it (I3, I6).
 fn stop_children_locked(children: &mut Children, wakeups: &mut Wakeups) {
-    for mut slot in children.slots.iter_mut() {
+    children.slots.for_each_mut(|mut slot| {
         if slot.state() == State::Running {
             wakeups.extend(slot.stop());
         }
-    }
+    });
 }
 
 /// Arms a timer entry that runs `action` at `deadline` (grace.rs): the
