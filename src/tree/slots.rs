@@ -477,8 +477,6 @@ impl SlotMut<'_> {
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
-    use std::sync::Arc;
-    use std::task::Wake;
 
     use super::*;
 
@@ -601,15 +599,10 @@ mod tests {
         drop(keys);
     }
 
-    struct Noop;
-    impl Wake for Noop {
-        fn wake(self: Arc<Self>) {}
-    }
-
     #[test]
     fn wakers_are_kept_and_handed_back() {
         let mut slots: Slots = Slots::new();
-        let waker = Waker::from(Arc::new(Noop));
+        let waker = futures_task::noop_waker();
         let keys = fill(&mut slots, 10);
         for &key in &keys {
             *slots.get_mut(key).waker() = Some(waker.clone());
