@@ -74,7 +74,7 @@
 //! - `Children::slots` ([`Slots`]) holds one slot per child, by key: its
 //!   waker and a 4-byte word of its [`State`] and reference count, in pages
 //!   that never move. A slot is added by `Node::register` and removed by the
-//!   release of its last reference (`Slots::release`, I5).
+//!   release of its last reference (`slots::Entry::release`, I5).
 //! - A slot's waker ([`SlotMut::waker`]) is written only by the task that
 //!   owns the slot's `Link` (through `poll_signal`), and taken by the
 //!   transition that asks it to stop, cancels it or unlinks it.
@@ -82,7 +82,7 @@
 //!   `cancel` by whoever cancels the child (a view, its scope's close or stop
 //!   request, a timer entry), `unlink` by the owner of the slot's `Link`.
 //! - A slot's reference count goes up by [`SlotMut::retain`] (a new view,
-//!   `Node::retain`) and down by `Slots::release` (a view dropped, or the
+//!   `Node::retain`) and down by `slots::Entry::release` (a view dropped, or the
 //!   `Link` in `Link::done_with`).
 //! - `Children::orphan` is set only by the owner of the node's task, when the
 //!   executor dropped that task before its termination finished; it is taken
