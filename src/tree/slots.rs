@@ -381,12 +381,6 @@ impl<const LIMIT: usize> Slots<LIMIT> {
     }
 }
 
-impl Default for Slots {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl<'a> std::ops::Deref for Entry<'a> {
     type Target = SlotMut<'a>;
 
