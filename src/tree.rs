@@ -5,7 +5,10 @@
 //! slot key), and the signal types of the public API are thin views onto the
 //! same slot. A leaf spawned with `spawn_future` has no node of its own: it is
 //! only a slot in its parent. A slot is the child's one record: its waker,
-//! its views and its [`State`] (running, asked to stop, cancelled, done).
+//! its views and its [`State`] (running, asked to stop, cancelled, done),
+//! 20 bytes in its scope's [`Slots`] (the submodule `slots`, tree/slots.rs:
+//! paged struct-of-arrays storage; [`SlotMut`] is the view of one slot
+//! that the transitions take).
 //!
 //! # Invariants
 //!
@@ -48,7 +51,7 @@
 //!   done signal unlinks it (`Link::done_with`), before the slot can go.
 //!   Serves G3, G4. Models: `i5_no_key_reuse.rs`, `g4_exactly_once.rs`.
 //! - **I6** A slot's [`State`] only moves forward (Running, Stopping,
-//!   Cancelled, Done, skipping any), by the [`Slot`] transitions, under the
+//!   Cancelled, Done, skipping any), by the [`SlotMut`] transitions, under the
 //!   node's lock; the task reads it there before every poll of its future and
 //!   stores its waker under the same lock, so a cancel or a stop request
 //!   either is seen by the next poll or wakes the waker stored before it.
@@ -70,12 +73,19 @@
 //! # Field ownership
 //!
 //! - `Children` is only touched under `Node::children`'s lock.
-//! - `Slot::waker` is written only by the task that owns the slot's `Link`
-//!   (through `poll_signal`), and taken by the transition that asks it to
-//!   stop, cancels it or unlinks it.
-//! - `Slot::state` moves by the transitions of [`Slot`] only: `stop` and
+//! - `Children::slots` ([`Slots`]) holds one slot per child, by key: its
+//!   waker and a 4-byte word of its [`State`] and reference count, in pages
+//!   that never move. A slot is added by `Node::register` and removed by the
+//!   release of its last reference (`slots::Entry::release`, I5).
+//! - A slot's waker ([`SlotMut::waker`]) is written only by the task that
+//!   owns the slot's `Link` (through `poll_signal`), and taken by the
+//!   transition that asks it to stop, cancels it or unlinks it.
+//! - A slot's state moves by the transitions of [`SlotMut`] only: `stop` and
 //!   `cancel` by whoever cancels the child (a view, its scope's close or stop
 //!   request, a timer entry), `unlink` by the owner of the slot's `Link`.
+//! - A slot's reference count goes up by [`SlotMut::retain`] (a new view,
+//!   `Node::retain`) and down by `slots::Entry::release` (a view dropped, or the
+//!   `Link` in `Link::done_with`).
 //! - `Children::orphan` is set only by the owner of the node's task, when the
 //!   executor dropped that task before its termination finished; it is taken
 //!   by whoever brings `live` to zero.
@@ -106,18 +116,18 @@
 //! The six termination phases (crate docs, "Guarantees"), side by side: on the left
 //! the wrapper future (`task::Phase`, task.rs) and the function doing each
 //! step, on the right the task's slot in its parent ([`State`], moved by
-//! the [`Slot`] transitions).
+//! the [`SlotMut`] transitions).
 //!
 //! ```text
 //!  wrapper (task::Phase)                       slot (State)
 //!
 //!                                    Node::register ─▶ Running, or Stopping
 //!                                                      if the scope was asked to stop
-//!  Phase::Running: before each poll,   ◀─ Signal ─  Running | Stopping ─Slot::stop─▶ Stopping
+//!  Phase::Running: before each poll,   ◀─ Signal ─  Running | Stopping ─SlotMut::stop─▶ Stopping
 //!    Node::peek_signal / poll_signal                  (cancel_locked with a grace
 //!    read State::signal                               period; stop_children_locked,
 //!    Signal::Stop: Node::request_stop                 from Running only)
-//!      on its own scope; the future runs on         Running | Stopping ─Slot::cancel─▶
+//!      on its own scope; the future runs on         Running | Stopping ─SlotMut::cancel─▶
 //!  1 ends: the future is Ready, or                    Cancelled { expired }
 //!      Signal::Cancel                                 (cancel_locked, close_locked)
 //!  2 Phase::Draining is set (drop_future)
@@ -126,7 +136,7 @@
 //!      Cancelled at the deadline
 //!  4 Node::poll_drained until `live == 0`
 //!  5 run_callback (`done`)
-//!  6 Link::done_with ─────────────────────────────▶ any but Done ─Slot::unlink─▶ Done { asked }
+//!  6 Link::done_with ─────────────────────────────▶ any but Done ─SlotMut::unlink─▶ Done { asked }
 //!  Phase::Signalled (terminal)
 //! ```
 //!
@@ -153,6 +163,10 @@ use slab::Slab;
 use crate::error::SpawnError;
 use crate::grace::{Action, Deadline, GraceState, Later};
 use crate::loom::{Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
+
+mod slots;
+
+use slots::{SlotMut, Slots};
 
 /// What is left of a task's termination when its wrapper was dropped early:
 /// run `done`, send the done signal, and return the parent's own orphan
@@ -181,7 +195,8 @@ pub(crate) struct Node {
 struct Children {
     /// Set once, when the owner terminates (phase 3) or the root shuts down.
     closed: bool,
-    slots: Slab<Slot>,
+    /// The children's slots, by key ([`Slots`]: 20 bytes a slot).
+    slots: Slots,
     /// Number of linked slots (I4).
     live: usize,
     /// Tasks waiting for `live == 0` or for a failure: the owner in phase 4,
@@ -233,18 +248,8 @@ impl Failure {
     }
 }
 
-/// A child's record in its parent's scope.
-struct Slot {
-    /// The owning task's waker, stored under the lock before it parks (I6).
-    waker: Option<Waker>,
-    /// Views and links referring to this slot (I5).
-    refs: u32,
-    /// Where the task is in its life (I6).
-    state: State,
-}
-
 /// Where a child is in its life, as its slot records it: moved only by the
-/// transitions of [`Slot`] (I6; the diagram under "Lifecycle" in the module
+/// transitions of [`SlotMut`] (I6; the diagram under "Lifecycle" in the module
 /// docs).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum State {
@@ -271,17 +276,6 @@ enum Asked {
     Stop,
     Cancel,
 }
-
-// A slot stays three words, and a slab entry (`Vacant(usize)` or the slot)
-// too: the state's spare values leave the entry a niche. `SlabEntry` mirrors
-// the private `slab::Entry`.
-#[allow(dead_code)]
-enum SlabEntry {
-    Vacant(usize),
-    Occupied(Slot),
-}
-const _: () = assert!(std::mem::size_of::<Slot>() <= 24);
-const _: () = assert!(std::mem::size_of::<SlabEntry>() <= 24);
 
 impl State {
     /// Running or Stopping: still linked, not yet cancelled; a cancel, a
@@ -329,38 +323,31 @@ impl State {
     }
 }
 
-impl Slot {
-    /// A new child's slot with `refs` references: Running, or Stopping if
-    /// its scope was asked to stop.
-    fn new(refs: u32, stop: bool) -> Self {
-        Slot {
-            waker: None,
-            refs,
-            state: if stop {
-                State::Stopping
-            } else {
-                State::Running
-            },
-        }
-    }
-
+/// The transitions of a slot's [`State`] (I6), on the view of one slot of
+/// [`Slots`]. A new slot is Running, or Stopping if its scope was asked to
+/// stop (`Node::register`).
+impl SlotMut<'_> {
     /// Running or Stopping → Stopping: asks the task to stop (again, with a
     /// new deadline, if it was). Returns its waker, to be woken after the
     /// lock is released (I3, I6).
     #[must_use = "the task's waker must be woken after the lock is released (I3)"]
     fn stop(&mut self) -> Option<Waker> {
-        debug_assert!(self.state.is_cancellable(), "stop in {:?}", self.state);
-        self.state = State::Stopping;
-        self.waker.take()
+        debug_assert!(self.state().is_cancellable(), "stop in {:?}", self.state());
+        self.set_state(State::Stopping);
+        self.take_waker()
     }
 
     /// Running or Stopping → Cancelled: `expired` if by the task's deadline.
     /// Returns its waker, to be woken after the lock is released (I3, I6).
     #[must_use = "the task's waker must be woken after the lock is released (I3)"]
     fn cancel(&mut self, expired: bool) -> Option<Waker> {
-        debug_assert!(self.state.is_cancellable(), "cancel in {:?}", self.state);
-        self.state = State::Cancelled { expired };
-        self.waker.take()
+        debug_assert!(
+            self.state().is_cancellable(),
+            "cancel in {:?}",
+            self.state()
+        );
+        self.set_state(State::Cancelled { expired });
+        self.take_waker()
     }
 
     /// Running, Stopping or Cancelled → Done: the task's done signal (phase
@@ -368,15 +355,16 @@ impl Slot {
     /// the lock is released (I3).
     #[must_use = "the stale waker must be dropped after the lock is released (I3)"]
     fn unlink(&mut self) -> Option<Waker> {
-        debug_assert!(self.state.is_linked(), "a done signal is sent once (G4)");
-        let asked = match self.state {
+        let state = self.state();
+        debug_assert!(state.is_linked(), "a done signal is sent once (G4)");
+        let asked = match state {
             State::Running => Asked::Nothing,
             State::Stopping => Asked::Stop,
             State::Cancelled { .. } => Asked::Cancel,
             State::Done { asked } => asked,
         };
-        self.state = State::Done { asked };
-        self.waker.take()
+        self.set_state(State::Done { asked });
+        self.take_waker()
     }
 }
 
@@ -572,7 +560,7 @@ impl Node {
         Arc::new(Node {
             children: Mutex::new(Children {
                 closed: false,
-                slots: Slab::new(),
+                slots: Slots::new(),
                 live: 0,
                 waiters: Wakeups::default(),
                 orphan: None,
@@ -639,13 +627,17 @@ impl Node {
             return Err(SpawnError::Terminated);
         }
         // Keys fit in 32 bits, so that a task stores its key in 4 bytes.
-        if u32::try_from(children.slots.vacant_key()).is_err() {
+        if !children.slots.has_room() {
             return Err(SpawnError::TooManyChildren);
         }
         // A child of a scope that was asked to stop is asked at birth; the
         // `any_cancelled` flag is already set (`request_stop`).
-        let stop = children.stop;
-        let key = children.slots.insert(Slot::new(1 + views, stop));
+        let state = if children.stop {
+            State::Stopping
+        } else {
+            State::Running
+        };
+        let key = children.slots.insert(1 + views, state);
         children.live += 1;
         drop(children);
         Ok(Link {
@@ -674,7 +666,7 @@ impl Node {
         if !self.any_cancelled.load(Ordering::Acquire) {
             return false;
         }
-        read(self.children.lock().slots[key].state)
+        read(self.children.lock().slots.state(key))
     }
 
     /// The task's signal before its first poll, without registering a waker.
@@ -684,7 +676,7 @@ impl Node {
         if !self.any_cancelled.load(Ordering::Acquire) {
             return Signal::Run;
         }
-        self.children.lock().slots[key].state.signal(stop_seen)
+        self.children.lock().slots.state(key).signal(stop_seen)
     }
 
     /// The task's signal; unless cancelled, stores `waker` as the task's
@@ -695,12 +687,13 @@ impl Node {
         // unlock (I3).
         let _replaced;
         let mut children = self.children.lock();
-        let slot = &mut children.slots[key];
-        let signal = slot.state.signal(stop_seen);
+        let mut slot = children.slots.get_mut(key);
+        let signal = slot.state().signal(stop_seen);
         if !matches!(signal, Signal::Cancel { .. }) {
-            match &slot.waker {
+            let stored = slot.waker();
+            match stored {
                 Some(stored) if stored.will_wake(waker) => {}
-                _ => _replaced = slot.waker.replace(waker.clone()),
+                _ => _replaced = stored.replace(waker.clone()),
             }
         }
         signal
@@ -717,12 +710,12 @@ impl Node {
     pub(crate) fn poll_cancel_receiver(&self, key: usize, waker: &Waker) -> Poll<()> {
         let mut children = self.children.lock();
         let children = &mut *children;
-        let slot = &children.slots[key];
+        let mut slot = children.slots.get_mut(key);
         // Asked to stop, cancelled or done.
-        if slot.state != State::Running {
+        if slot.state() != State::Running {
             return Poll::Ready(());
         }
-        if slot.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+        if slot.waker().as_ref().is_some_and(|w| w.will_wake(waker)) {
             // Polled from the owning task: the task's waker is woken on cancel.
             return Poll::Pending;
         }
@@ -740,11 +733,12 @@ impl Node {
     pub(crate) fn poll_done_release(&self, key: usize, waker: &Waker) -> Poll<()> {
         let mut guard = self.children.lock();
         let children = &mut *guard;
-        if children.slots[key].state.is_linked() {
+        let slot = children.slots.get_mut(key);
+        if slot.state().is_linked() {
             children.foreign.register(key, waker);
             return Poll::Pending;
         }
-        let removed = release_locked(children, key);
+        let removed = slot.release();
         drop(guard);
         drop(removed);
         Poll::Ready(())
@@ -758,7 +752,7 @@ impl Node {
     pub(crate) fn poll_done(&self, key: usize, waker: &Waker) -> Poll<()> {
         let mut guard = self.children.lock();
         let children = &mut *guard;
-        if children.slots[key].state.is_linked() {
+        if children.slots.state(key).is_linked() {
             children.foreign.register(key, waker);
             return Poll::Pending;
         }
@@ -767,12 +761,12 @@ impl Node {
 
     /// Whether the task of slot `key` has sent its done signal.
     pub(crate) fn is_done(&self, key: usize) -> bool {
-        !self.children.lock().slots[key].state.is_linked()
+        !self.children.lock().slots.state(key).is_linked()
     }
 
     /// A new view of slot `key` (I5).
     pub(crate) fn retain(&self, key: usize) {
-        self.children.lock().slots[key].refs += 1;
+        self.children.lock().slots.get_mut(key).retain();
     }
 
     /// Cancels the task of slot `key`, if it has not yet finished (I6):
@@ -808,7 +802,7 @@ impl Node {
     pub(crate) fn set_deadline(this: &Arc<Self>, key: usize, deadline: Deadline, passed: bool) {
         let mut wakeups = Wakeups::default();
         let mut guard = this.children.lock();
-        if guard.slots[key].state.is_cancellable() {
+        if guard.slots.state(key).is_cancellable() {
             if passed {
                 cancel_locked(this, &mut guard, key, How::Expire, &mut wakeups);
             } else {
@@ -830,10 +824,15 @@ impl Node {
     pub(crate) fn release(this: &Arc<Self>, key: usize, cancel: bool) {
         let mut wakeups = Wakeups::default();
         let mut guard = this.children.lock();
-        if cancel {
-            cancel_locked(this, &mut guard, key, How::Default, &mut wakeups);
+        let children = &mut *guard;
+        let mut slot = children.slots.get_mut(key);
+        let state = slot.state();
+        if cancel && state.is_cancellable() {
+            // `cancel_locked`, with the state already read.
+            cancel_live_locked(this, children, key, state, How::Default, &mut wakeups);
+            slot = children.slots.get_mut(key);
         }
-        let removed = release_locked(&mut guard, key);
+        let removed = slot.release();
         drop(guard);
         drop(removed);
         wakeups.wake();
@@ -1169,7 +1168,7 @@ fn cancel_locked(
     how: How,
     wakeups: &mut Wakeups,
 ) {
-    let state = children.slots[key].state;
+    let state = children.slots.state(key);
     if state.is_cancellable() {
         cancel_live_locked(node, children, key, state, how, wakeups);
     }
@@ -1201,7 +1200,7 @@ fn cancel_live_locked(
     };
     let stop = stop.filter(|timer| !timer.as_ref().is_some_and(Deadline::has_passed));
     node.mark_cancelling();
-    let slot = &mut children.slots[key];
+    let mut slot = children.slots.get_mut(key);
     match stop {
         Some(timer) => {
             wakeups.extend(slot.stop());
@@ -1242,11 +1241,11 @@ fn close_locked(node: &Arc<Node>, children: &mut Children, how: Close, wakeups: 
             }
         }
         None => {
-            for (_, slot) in children.slots.iter_mut() {
-                if slot.state.is_cancellable() {
+            children.slots.for_each_mut(|mut slot| {
+                if slot.state().is_cancellable() {
                     wakeups.extend(slot.cancel(false));
                 }
-            }
+            });
         }
     }
     children.foreign.take(None, wakeups);
@@ -1267,11 +1266,11 @@ fn close_drained(mut children: crate::loom::MutexGuard<'_, Children>) {
 /// Asks every live child that is not yet cancelled or asked to stop, under
 /// the scope's lock: their wakers are taken to be woken after it (I3, I6).
 fn stop_children_locked(children: &mut Children, wakeups: &mut Wakeups) {
-    for (_, slot) in children.slots.iter_mut() {
-        if slot.state == State::Running {
+    children.slots.for_each_mut(|mut slot| {
+        if slot.state() == State::Running {
             wakeups.extend(slot.stop());
         }
-    }
+    });
 }
 
 /// Arms a timer entry that runs `action` at `deadline` (grace.rs): the
@@ -1315,18 +1314,6 @@ fn stop_locked(children: &mut Children, wakeups: &mut Wakeups) {
         if let Some(token) = children.grace.take_token() {
             wakeups.later.cancel_token(Some(token));
         }
-    }
-}
-
-/// Drops a view of slot `key` under the lock; returns the slot if that was
-/// the last reference (to drop after the lock, I3, I5).
-fn release_locked(children: &mut Children, key: usize) -> Option<Slot> {
-    let slot = &mut children.slots[key];
-    slot.refs -= 1;
-    if slot.refs == 0 {
-        Some(children.slots.remove(key))
-    } else {
-        None
     }
 }
 
@@ -1472,14 +1459,9 @@ impl Link {
     pub(crate) fn done_with<R>(self, observe: impl FnOnce() -> R) -> (Option<Orphan>, R) {
         let mut children = self.node.children.lock();
         let children_ref = &mut *children;
-        let slot = &mut children_ref.slots[self.key];
+        let mut slot = children_ref.slots.get_mut(self.key);
         let stale_waker = slot.unlink();
-        slot.refs -= 1;
-        let removed = if slot.refs == 0 {
-            Some(children_ref.slots.remove(self.key))
-        } else {
-            None
-        };
+        let removed = slot.release();
         let mut wakeups = Wakeups::default();
         children_ref.foreign.take(Some(self.key), &mut wakeups);
         wakeups.extend(children_ref.grace.forget_slot(self.key));

@@ -1,0 +1,779 @@
+//! A scope's child slots ([`Slots`]): paged, struct-of-arrays storage of 20
+//! bytes per slot (issue 11: a pending leaf costs at most 24 bytes outside
+//! the executor's task cell).
+//!
+//! # Layout
+//!
+//! A slot is a waker (`Option<Waker>`, 16 bytes) and a 4-byte *meta* word:
+//! the slot's [`State`] in the low 3 bits, its reference count (I5) above
+//! them. The two live in separate arrays, so a slot takes 20 bytes where a
+//! record of both would be padded to 24. The arrays come in [`Group`]s of
+//! four slots (four wakers, then four meta words: 80 bytes, no padding), so
+//! that a page is one allocation.
+//!
+//! Slots live in *pages* that never move: growth allocates a new page and
+//! copies nothing. The first page holds 4 slots, each next one twice as many
+//! as the one before, up to [`MAX_PAGE`] (1,024), and every page from there
+//! on has that many: a scope with up to 4 children allocates one page of 80
+//! bytes (and a page list of 48), and at 100,000 children the pages are at
+//! most 1,023 slots (20 KiB) more than the children, 0.2 bytes per child
+//! (`cargo bench --bench memory` measures 20.1 bytes per pending leaf over
+//! bare tokio's). Key → (page, index) is a `leading_zeros` for the first
+//! 1,020 keys, a shift and a mask past them ([`locate`]).
+//!
+//! # Free slots
+//!
+//! A vacant slot's meta word holds the [`VACANT`] tag in the state bits and,
+//! above it, the index (within its page) of the next vacant slot of the
+//! same page: each page keeps its own free list, and the pages with a vacant
+//! slot form a list of their own ([`Page::next_free`]). Insertion and
+//! removal are O(1) and allocate nothing but a new page, and a vacant slot
+//! costs no more than an occupied one. A page's free list needs 10 bits, not
+//! a whole key: keys go up to 2^32 - 2 whatever the reference count's width.
+//! A removed key is reused (the next insertion takes the latest freed slot
+//! of the latest page that gained one), only after its removal: the caller
+//! removes a slot only when it is done and nothing names it (I5).
+
+use std::task::Waker;
+
+use super::{Asked, State};
+
+/// Slots in the first page.
+const FIRST_PAGE: usize = 4;
+/// `log2(FIRST_PAGE)`.
+const FIRST_SHIFT: u32 = FIRST_PAGE.trailing_zeros();
+/// Slots in every page from the 9th on (the 1st to 8th hold 4 to 512).
+const MAX_PAGE: usize = 1024;
+/// `log2(MAX_PAGE)`.
+const MAX_SHIFT: u32 = MAX_PAGE.trailing_zeros();
+/// Slots per group.
+const LANES: usize = 4;
+
+const _: () = assert!(FIRST_PAGE.is_power_of_two() && FIRST_PAGE >= LANES);
+const _: () = assert!(MAX_PAGE.is_power_of_two() && MAX_PAGE > FIRST_PAGE);
+const _: () = assert!(FIRST_PAGE % LANES == 0);
+
+/// Bits of the meta word that hold the state.
+const STATE_BITS: u32 = 3;
+const STATE_MASK: u32 = (1 << STATE_BITS) - 1;
+/// The state bits of a vacant slot (no [`State`] encodes to it).
+const VACANT: u32 = STATE_MASK;
+/// One reference, in the meta word.
+const ONE_REF: u32 = 1 << STATE_BITS;
+/// The most references a slot can hold: 2^29 - 1.
+const MAX_REFS: u32 = u32::MAX >> STATE_BITS;
+/// The end of a free list (of a page's slots, or of the pages).
+const NIL: u32 = u32::MAX >> STATE_BITS;
+
+const _: () = assert!((MAX_PAGE as u32) < NIL);
+
+/// Four slots: their wakers, then their meta words (no padding).
+struct Group {
+    wakers: [Option<Waker>; LANES],
+    meta: [u32; LANES],
+}
+
+// 20 bytes a slot (issue 11: at most 24 per pending leaf, outside the
+// executor's task cell).
+const _: () = assert!(std::mem::size_of::<Group>() == 20 * LANES);
+
+/// One page: `len` slots (a power of two, 4 to [`MAX_PAGE`]) that never
+/// move, with its free list.
+struct Page {
+    groups: Box<[Group]>,
+    /// Index of the first vacant slot of this page, or `NIL` if it is full.
+    free: u32,
+    /// While `free != NIL`: the next page with a vacant slot, or `NIL`.
+    next_free: u32,
+}
+
+/// The child slots of one scope (`Children::slots`), keyed by `usize`
+/// keys below `LIMIT` (`u32::MAX`: keys fit in 32 bits; a smaller one in
+/// the unit tests).
+pub(super) struct Slots<const LIMIT: usize = { u32::MAX as usize }> {
+    pages: Vec<Page>,
+    /// The latest page that gained a vacant slot: the head of the list of
+    /// pages with one, through [`Page::next_free`]; `NIL` if none has.
+    free: u32,
+}
+
+/// One slot, borrowed from [`Slots`]: its state, waker and references.
+/// The transitions of the slot's lifecycle are methods of this view, in
+/// tree.rs.
+pub(super) struct SlotMut<'a> {
+    waker: &'a mut Option<Waker>,
+    meta: &'a mut u32,
+}
+
+/// One slot, found by its key ([`Slots::get_mut`]): a [`SlotMut`] (by
+/// `Deref`) that can also drop a reference and remove the slot
+/// ([`release`](Entry::release)), with no second look-up of the key.
+pub(super) struct Entry<'a> {
+    slot: SlotMut<'a>,
+    /// The slot's page: its free list, and where it is in the list of pages
+    /// with a vacant slot.
+    page_free: &'a mut u32,
+    page_next_free: &'a mut u32,
+    /// `Slots::free`.
+    free: &'a mut u32,
+    page: u32,
+    index: u32,
+}
+
+/// The page and the index in it of slot `key`.
+#[inline]
+fn locate(key: usize) -> (usize, usize) {
+    // Shifted by the first page's size, the keys of page `p < 9` are
+    // `[4 << p, 8 << p)`, and those of page `p >= 8` are
+    // `[(p - 7) << 10, (p - 6) << 10)`.
+    let shifted = key + FIRST_PAGE;
+    if shifted < MAX_PAGE {
+        let log = usize::BITS - 1 - shifted.leading_zeros();
+        ((log - FIRST_SHIFT) as usize, shifted ^ (1 << log))
+    } else {
+        (
+            (shifted >> MAX_SHIFT) + (MAX_SHIFT - FIRST_SHIFT - 1) as usize,
+            shifted & (MAX_PAGE - 1),
+        )
+    }
+}
+
+/// The key of the first slot of page `page`.
+#[inline]
+fn page_start(page: usize) -> usize {
+    if page < (MAX_SHIFT - FIRST_SHIFT) as usize {
+        (FIRST_PAGE << page) - FIRST_PAGE
+    } else {
+        ((page - (MAX_SHIFT - FIRST_SHIFT - 1) as usize) << MAX_SHIFT) - FIRST_PAGE
+    }
+}
+
+/// The number of slots of page `page`.
+#[inline]
+fn page_len(page: usize) -> usize {
+    if page < (MAX_SHIFT - FIRST_SHIFT) as usize {
+        FIRST_PAGE << page
+    } else {
+        MAX_PAGE
+    }
+}
+
+/// A vacant slot's meta word, whose successor in its page's free list is
+/// `next` (or `NIL`).
+#[inline]
+fn vacant(next: u32) -> u32 {
+    (next << STATE_BITS) | VACANT
+}
+
+/// A state's code, in the low bits of the meta word ([`decode`] is the
+/// inverse; no state has the code [`VACANT`]).
+#[inline]
+fn encode(state: State) -> u32 {
+    match state {
+        State::Running => 0,
+        State::Stopping => 1,
+        State::Cancelled { expired } => 2 + u32::from(expired),
+        State::Done {
+            asked: Asked::Nothing,
+        } => 4,
+        State::Done { asked: Asked::Stop } => 5,
+        State::Done {
+            asked: Asked::Cancel,
+        } => 6,
+    }
+}
+
+#[inline]
+fn decode(meta: u32) -> State {
+    debug_assert!(meta & STATE_MASK != VACANT, "a vacant slot");
+    // A `match`, not a table: a transition's decode, match and encode then
+    // fold into a few instructions.
+    match meta & STATE_MASK {
+        0 => State::Running,
+        1 => State::Stopping,
+        2 => State::Cancelled { expired: false },
+        3 => State::Cancelled { expired: true },
+        4 => State::Done {
+            asked: Asked::Nothing,
+        },
+        5 => State::Done { asked: Asked::Stop },
+        _ => State::Done {
+            asked: Asked::Cancel,
+        },
+    }
+}
+
+impl Page {
+    /// A new page `page`, every slot of it vacant and in its free list, but
+    /// for those whose key would be `LIMIT` or more.
+    #[cold]
+    #[inline(never)]
+    fn new(page: usize, limit: usize) -> Self {
+        let len = page_len(page);
+        let usable = limit.saturating_sub(page_start(page)).min(len);
+        let mut groups = Vec::with_capacity(len / LANES);
+        for group in 0..len / LANES {
+            groups.push(Group {
+                wakers: [None, None, None, None],
+                meta: std::array::from_fn(|lane| {
+                    let index = group * LANES + lane;
+                    // `index + 1 < len <= MAX_PAGE < NIL`: no truncation.
+                    #[allow(clippy::cast_possible_truncation)]
+                    let next = if index + 1 < usable {
+                        (index + 1) as u32
+                    } else {
+                        NIL
+                    };
+                    vacant(next)
+                }),
+            });
+        }
+        Page {
+            groups: groups.into_boxed_slice(),
+            free: if usable > 0 { 0 } else { NIL },
+            next_free: NIL,
+        }
+    }
+
+    #[inline]
+    fn slot(&mut self, index: usize) -> (&mut Option<Waker>, &mut u32) {
+        let group = &mut self.groups[index / LANES];
+        let lane = index % LANES;
+        (&mut group.wakers[lane], &mut group.meta[lane])
+    }
+
+    #[inline]
+    fn meta(&self, index: usize) -> u32 {
+        self.groups[index / LANES].meta[index % LANES]
+    }
+}
+
+impl<const LIMIT: usize> Slots<LIMIT> {
+    /// No slot, nothing allocated.
+    pub(super) const fn new() -> Self {
+        Slots {
+            pages: Vec::new(),
+            free: NIL,
+        }
+    }
+
+    /// Whether another slot fits: the key it would get is below `LIMIT`
+    /// (2^32 - 1 by default; `SpawnError::TooManyChildren` otherwise).
+    #[inline]
+    pub(super) fn has_room(&self) -> bool {
+        self.free != NIL || page_start(self.pages.len()) < LIMIT
+    }
+
+    /// Adds a slot in `state` with `refs` references (at least one, at most
+    /// [`MAX_REFS`]) and no waker; returns its key: the slot freed last, if
+    /// any, else a new one.
+    ///
+    /// # Panics
+    /// If there is no room ([`has_room`](Self::has_room) is false; the
+    /// caller checks first).
+    #[inline]
+    pub(super) fn insert(&mut self, refs: u32, state: State) -> usize {
+        debug_assert!((1..=MAX_REFS).contains(&refs), "{refs} references");
+        if self.free == NIL {
+            self.grow();
+        }
+        let page_index = self.free as usize;
+        let page = &mut self.pages[page_index];
+        let index = page.free as usize;
+        let (waker, meta) = page.slot(index);
+        debug_assert!(*meta & STATE_MASK == VACANT && waker.is_none());
+        let next = *meta >> STATE_BITS;
+        *meta = (refs << STATE_BITS) | encode(state);
+        page.free = next;
+        if next == NIL {
+            // Full now: off the list of pages with room.
+            self.free = page.next_free;
+        }
+        page_start(page_index) + index
+    }
+
+    /// Adds a new page, the only one with room.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        let page = self.pages.len();
+        assert!(page_start(page) < LIMIT, "no room for another slot");
+        // The page list doubles from two pages, not from `Vec`'s four: a
+        // scope with up to 4 children allocates 48 + 80 bytes, and one with
+        // up to 12 no more pages (from one: a reallocation, about 430
+        // instructions, for every scope of 5 to 12 children).
+        if page == self.pages.capacity() {
+            self.pages.reserve_exact(page.max(2));
+        }
+        self.pages.push(Page::new(page, LIMIT));
+        // `page < 2^22`: keys are below 2^32.
+        #[allow(clippy::cast_possible_truncation)]
+        let page = page as u32;
+        self.free = page;
+    }
+
+    /// The state of occupied slot `key`.
+    #[inline]
+    pub(super) fn state(&self, key: usize) -> State {
+        let (page, index) = locate(key);
+        decode(self.pages[page].meta(index))
+    }
+
+    /// Occupied slot `key`.
+    #[inline]
+    pub(super) fn get_mut(&mut self, key: usize) -> Entry<'_> {
+        let (page, index) = locate(key);
+        let Slots { pages, free } = self;
+        let Page {
+            groups,
+            free: page_free,
+            next_free: page_next_free,
+        } = &mut pages[page];
+        let group = &mut groups[index / LANES];
+        let lane = index % LANES;
+        let meta = &mut group.meta[lane];
+        debug_assert!(*meta & STATE_MASK != VACANT, "slot {key} is vacant");
+        // `page < 2^22` and `index < MAX_PAGE`: keys are below 2^32.
+        #[allow(clippy::cast_possible_truncation)]
+        Entry {
+            slot: SlotMut {
+                waker: &mut group.wakers[lane],
+                meta,
+            },
+            page_free,
+            page_next_free,
+            free,
+            page: page as u32,
+            index: index as u32,
+        }
+    }
+
+    /// Drops one of slot `key`'s references: [`Entry::release`].
+    #[cfg(test)]
+    #[must_use = "the waker must be dropped after the lock is released (I3)"]
+    fn release(&mut self, key: usize) -> Option<Waker> {
+        self.get_mut(key).release()
+    }
+
+    /// The number of occupied slots (O(capacity)).
+    #[cfg(test)]
+    fn len(&mut self) -> usize {
+        let mut len = 0;
+        self.for_each_mut(|_| len += 1);
+        len
+    }
+
+    /// Calls `f` on every occupied slot, in no particular order. A loop
+    /// over the groups rather than an `Iterator` of flattened pages: a
+    /// close that cancels 10 children costs 39 instructions a child rather
+    /// than 63 (callgrind, `tree_cancel`).
+    #[inline]
+    pub(super) fn for_each_mut(&mut self, mut f: impl FnMut(SlotMut<'_>)) {
+        for page in &mut self.pages {
+            for group in page.groups.iter_mut() {
+                for (waker, meta) in group.wakers.iter_mut().zip(&mut group.meta) {
+                    if *meta & STATE_MASK != VACANT {
+                        f(SlotMut { waker, meta });
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<'a> std::ops::Deref for Entry<'a> {
+    type Target = SlotMut<'a>;
+
+    #[inline]
+    fn deref(&self) -> &SlotMut<'a> {
+        &self.slot
+    }
+}
+
+impl<'a> std::ops::DerefMut for Entry<'a> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut SlotMut<'a> {
+        &mut self.slot
+    }
+}
+
+impl Entry<'_> {
+    /// Drops one of the slot's references; the last one removes the slot,
+    /// which must be [`State::Done`] by then (I5), and its key may be
+    /// reused. Returns the removed slot's waker, if it still had one, to be
+    /// dropped after the lock is released (I3).
+    #[must_use = "the waker must be dropped after the lock is released (I3)"]
+    #[inline]
+    pub(super) fn release(self) -> Option<Waker> {
+        let Entry {
+            slot: SlotMut { waker, meta },
+            page_free,
+            page_next_free,
+            free,
+            page,
+            index,
+        } = self;
+        *meta -= ONE_REF;
+        if *meta >= ONE_REF {
+            return None;
+        }
+        debug_assert!(!decode(*meta).is_linked(), "I5: removed before done");
+        *meta = vacant(*page_free);
+        if *page_free == NIL {
+            // It was full: on the list of pages with room.
+            *page_next_free = *free;
+            *free = page;
+        }
+        *page_free = index;
+        waker.take()
+    }
+}
+
+impl SlotMut<'_> {
+    /// Where the task is in its life.
+    #[inline]
+    pub(super) fn state(&self) -> State {
+        decode(*self.meta)
+    }
+
+    /// Moves the slot to `state` (the transitions in tree.rs only, I6).
+    #[inline]
+    pub(super) fn set_state(&mut self, state: State) {
+        *self.meta = (*self.meta & !STATE_MASK) | encode(state);
+    }
+
+    /// The task's stored waker.
+    #[inline]
+    pub(super) fn waker(&mut self) -> &mut Option<Waker> {
+        self.waker
+    }
+
+    /// Takes the task's stored waker.
+    #[inline]
+    pub(super) fn take_waker(&mut self) -> Option<Waker> {
+        self.waker.take()
+    }
+
+    /// One more reference (I5).
+    ///
+    /// Aborts the process, as `Arc::clone` does, if the slot already holds
+    /// [`MAX_REFS`] (2^29 - 1): every reference is a live view (at least 16
+    /// bytes, so 8 GiB of views of one task) or one that was leaked with
+    /// `mem::forget`. Not a panic: this runs under the scope's lock, which
+    /// no library code panics under (loom.rs), and a wrapped count would
+    /// free a slot that views still name.
+    #[inline]
+    pub(super) fn retain(&mut self) {
+        if *self.meta >= MAX_REFS << STATE_BITS {
+            std::process::abort();
+        }
+        *self.meta += ONE_REF;
+    }
+
+    /// The number of references.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(super) fn refs(&self) -> u32 {
+        *self.meta >> STATE_BITS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn locate_walks_the_pages_in_order() {
+        let mut expected = (0, 0);
+        let keys = if cfg!(miri) { 2_100 } else { 300_000 };
+        for key in 0..keys {
+            assert_eq!(locate(key), expected, "key {key}");
+            assert_eq!(page_start(expected.0) + expected.1, key);
+            expected.1 += 1;
+            if expected.1 == page_len(expected.0) {
+                expected = (expected.0 + 1, 0);
+            }
+        }
+        let lens: Vec<usize> = (0..11).map(page_len).collect();
+        assert_eq!(lens, [4, 8, 16, 32, 64, 128, 256, 512, 1024, 1024, 1024]);
+        assert_eq!(page_start(9), 2044);
+        // The last keys below 2^32.
+        let last = u32::MAX as usize - 1;
+        let (page, index) = locate(last);
+        assert_eq!(page_start(page) + index, last);
+        assert!(index < page_len(page));
+    }
+
+    fn check_states() -> [State; 7] {
+        [
+            State::Running,
+            State::Stopping,
+            State::Cancelled { expired: false },
+            State::Cancelled { expired: true },
+            State::Done {
+                asked: Asked::Nothing,
+            },
+            State::Done { asked: Asked::Stop },
+            State::Done {
+                asked: Asked::Cancel,
+            },
+        ]
+    }
+
+    #[test]
+    fn states_round_trip_and_keep_the_references() {
+        let mut slots: Slots = Slots::new();
+        for state in check_states() {
+            assert_ne!(encode(state), VACANT);
+            assert_eq!(decode(encode(state)), state);
+            let key = slots.insert(3, state);
+            let mut slot = slots.get_mut(key);
+            assert_eq!((slot.state(), slot.refs()), (state, 3));
+            for other in check_states() {
+                slot.set_state(other);
+                assert_eq!((slot.state(), slot.refs()), (other, 3));
+            }
+            assert_eq!(slots.state(key), check_states()[6]);
+        }
+    }
+
+    #[test]
+    fn the_refs_go_up_to_the_maximum() {
+        let mut slots: Slots = Slots::new();
+        let key = slots.insert(MAX_REFS - 1, State::Stopping);
+        slots.get_mut(key).retain();
+        assert_eq!(slots.get_mut(key).refs(), MAX_REFS);
+        assert_eq!(slots.state(key), State::Stopping);
+        slots
+            .get_mut(key)
+            .set_state(State::Done { asked: Asked::Stop });
+        assert!(slots.release(key).is_none());
+        assert_eq!(slots.get_mut(key).refs(), MAX_REFS - 1);
+        assert_eq!(slots.len(), 1);
+    }
+
+    const DONE: State = State::Done {
+        asked: Asked::Nothing,
+    };
+
+    /// Inserts `n` slots with one reference; returns their keys.
+    fn fill<const L: usize>(slots: &mut Slots<L>, n: usize) -> Vec<usize> {
+        (0..n).map(|_| slots.insert(1, State::Running)).collect()
+    }
+
+    fn remove<const L: usize>(slots: &mut Slots<L>, key: usize) {
+        slots.get_mut(key).set_state(DONE);
+        assert!(slots.release(key).is_none());
+    }
+
+    #[test]
+    fn a_small_scope_allocates_one_page() {
+        let mut slots: Slots = Slots::new();
+        assert_eq!(slots.pages.capacity(), 0);
+        fill(&mut slots, 4);
+        assert_eq!((slots.pages.len(), slots.pages.capacity()), (1, 2));
+        fill(&mut slots, 8);
+        assert_eq!((slots.pages.len(), slots.pages.capacity()), (2, 2));
+        fill(&mut slots, 1);
+        assert_eq!((slots.pages.len(), slots.pages.capacity()), (3, 4));
+    }
+
+    #[test]
+    fn keys_are_dense_across_page_boundaries() {
+        let mut slots: Slots = Slots::new();
+        // 4 + 8 + ... + 512 = 1,020 slots in 8 pages, then 1,024 a page.
+        let (n, pages) = if cfg!(miri) { (2_100, 10) } else { (5_000, 12) };
+        let keys = fill(&mut slots, n);
+        assert_eq!(keys, (0..n).collect::<Vec<_>>());
+        assert_eq!(slots.len(), n);
+        assert_eq!(slots.pages.len(), pages);
+    }
+
+    #[test]
+    fn a_key_is_reused_only_after_its_removal() {
+        let mut slots: Slots = Slots::new();
+        let keys = fill(&mut slots, 4);
+        // A second reference keeps the slot.
+        slots.get_mut(2).retain();
+        remove(&mut slots, 2);
+        assert_eq!(slots.len(), 4);
+        assert_eq!(slots.insert(1, State::Running), 4, "2 is still named");
+        assert!(slots.release(2).is_none());
+        assert_eq!(slots.len(), 4);
+        assert_eq!(slots.insert(1, State::Running), 2);
+        // Latest freed first, across pages.
+        remove(&mut slots, 1);
+        remove(&mut slots, 4);
+        remove(&mut slots, 0);
+        assert_eq!(slots.insert(1, State::Running), 0);
+        assert_eq!(slots.insert(1, State::Running), 1);
+        assert_eq!(slots.insert(1, State::Running), 4);
+        assert_eq!(slots.insert(1, State::Running), 5);
+        assert_eq!(slots.pages.len(), 2, "no page added while one had room");
+        drop(keys);
+    }
+
+    #[test]
+    fn wakers_are_kept_and_handed_back() {
+        let mut slots: Slots = Slots::new();
+        let waker = futures_task::noop_waker();
+        let keys = fill(&mut slots, 10);
+        for &key in &keys {
+            *slots.get_mut(key).waker() = Some(waker.clone());
+        }
+        assert!(slots.get_mut(7).take_waker().is_some());
+        assert!(slots.get_mut(7).take_waker().is_none());
+        slots.get_mut(3).set_state(DONE);
+        assert!(slots.release(3).is_some(), "the removed slot's waker");
+        let mut with_waker = 0;
+        slots.for_each_mut(|slot| with_waker += usize::from(slot.waker.is_some()));
+        assert_eq!(with_waker, 8);
+        // A new slot in a reused place has no waker.
+        let key = slots.insert(1, State::Running);
+        assert_eq!(key, 3);
+        assert!(slots.get_mut(key).waker().is_none());
+    }
+
+    #[test]
+    fn for_each_mut_visits_every_occupied_slot_once() {
+        let mut slots: Slots = Slots::new();
+        let n = if cfg!(miri) { 300 } else { 3_000 };
+        let keys = fill(&mut slots, n);
+        for &key in keys.iter().filter(|key| *key % 3 == 0) {
+            remove(&mut slots, key);
+        }
+        slots.for_each_mut(|mut slot| {
+            assert_eq!(slot.state(), State::Running);
+            slot.set_state(State::Stopping);
+        });
+        for &key in &keys {
+            let expected = if key % 3 == 0 {
+                continue;
+            } else {
+                State::Stopping
+            };
+            assert_eq!(slots.state(key), expected);
+        }
+        assert_eq!(slots.len(), n / 3 * 2);
+    }
+
+    #[test]
+    fn the_limit_is_kept() {
+        // 4 + 8 + 16 slots in three pages; a limit of 20 cuts the third.
+        let mut slots: Slots<20> = Slots::new();
+        let keys = fill(&mut slots, 20);
+        assert_eq!(keys, (0..20).collect::<Vec<_>>());
+        assert!(!slots.has_room());
+        remove(&mut slots, 13);
+        assert!(slots.has_room());
+        assert_eq!(slots.insert(1, State::Running), 13);
+        assert!(!slots.has_room());
+        // At a page boundary.
+        let mut slots: Slots<12> = Slots::new();
+        fill(&mut slots, 12);
+        assert!(!slots.has_room());
+        assert_eq!(slots.pages.len(), 2);
+    }
+
+    #[test]
+    #[should_panic(expected = "no room")]
+    fn inserting_past_the_limit_panics() {
+        let mut slots: Slots<12> = Slots::new();
+        fill(&mut slots, 13);
+    }
+
+    /// A small deterministic generator (xorshift), for the property test.
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    /// Random inserts, references and releases against a `HashMap` model:
+    /// keys are unique among occupied slots, reused only when freed, the
+    /// smallest free key never exceeds the number of slots ever held at
+    /// once (no leak), and iteration sees exactly the model's slots.
+    #[test]
+    fn behaves_like_a_map() {
+        let (seeds, steps): (u64, usize) = if cfg!(miri) { (1, 1_000) } else { (20, 20_000) };
+        for seed in 1..=seeds {
+            let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut slots: Slots<3000> = Slots::new();
+            // key → (refs, state code)
+            let mut model: HashMap<usize, (u32, State)> = HashMap::new();
+            // The model's keys, to pick one at random in O(1).
+            let mut keys: Vec<usize> = Vec::new();
+            let mut peak = 0;
+            for step in 0..steps {
+                let grow_phase = (step / (steps / 8)) % 2 == 0;
+                match rng.below(if grow_phase { 8 } else { 5 }) {
+                    0..=1 if !model.is_empty() => {
+                        let key = keys[rng.below(keys.len())];
+                        let entry = model.get_mut(&key).unwrap();
+                        if entry.1.is_linked() {
+                            entry.1 = check_states()[4 + rng.below(3)];
+                            slots.get_mut(key).set_state(entry.1);
+                        }
+                        entry.0 -= 1;
+                        let _ = slots.release(key);
+                        if entry.0 == 0 {
+                            model.remove(&key);
+                            let at = keys.iter().position(|&k| k == key).unwrap();
+                            keys.swap_remove(at);
+                        }
+                    }
+                    2 if !model.is_empty() => {
+                        let key = keys[rng.below(keys.len())];
+                        model.get_mut(&key).unwrap().0 += 1;
+                        slots.get_mut(key).retain();
+                    }
+                    3 if !model.is_empty() => {
+                        let key = keys[rng.below(keys.len())];
+                        let entry = model.get_mut(&key).unwrap();
+                        if entry.1.is_cancellable() {
+                            entry.1 = check_states()[1 + rng.below(3)];
+                            slots.get_mut(key).set_state(entry.1);
+                        }
+                    }
+                    _ => {
+                        if !slots.has_room() {
+                            assert_eq!(model.len(), 3000);
+                            continue;
+                        }
+                        let refs = 1 + rng.below(3) as u32;
+                        let key = slots.insert(refs, State::Running);
+                        assert!(key < 3000);
+                        assert!(
+                            model.insert(key, (refs, State::Running)).is_none(),
+                            "key {key} handed out twice"
+                        );
+                        keys.push(key);
+                        peak = peak.max(model.len());
+                        assert!(key < peak, "key {key} with at most {peak} slots at once");
+                    }
+                }
+                if step % 97 == 0 {
+                    assert_eq!(slots.len(), model.len());
+                }
+            }
+            assert_eq!(slots.len(), model.len());
+            for (&key, &(refs, state)) in &model {
+                assert_eq!(slots.state(key), state);
+                assert_eq!(slots.get_mut(key).refs(), refs);
+            }
+            let mut seen: Vec<(u32, State)> = Vec::new();
+            slots.for_each_mut(|slot| seen.push((slot.refs(), slot.state())));
+            let mut expected: Vec<(u32, State)> = model.values().copied().collect();
+            let order =
+                |a: &(u32, State), b: &(u32, State)| (a.0, encode(a.1)).cmp(&(b.0, encode(b.1)));
+            seen.sort_by(order);
+            expected.sort_by(order);
+            assert_eq!(seen, expected);
+        }
+    }
+}
