@@ -4,14 +4,14 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use futures_task::{FutureObj, Spawn};
 
 use crate::loom::Arc;
 use crate::remote_scope::RemoteSpawner;
 use crate::signal::{CancelSender, DoneReceiver, ParentSignals, Shared};
-use crate::task::{terminate_detached, Absent, Field, Task};
+use crate::task::{keeps_memo, terminate_detached, Absent, Field, Task};
 use crate::tree::{Link, Node};
 use crate::{SpawnError, StopRequested, TaskHandle};
 
@@ -624,9 +624,14 @@ where
         };
         let scope = Sc::new(guard.scope.take());
         let shared = Ob::new(guard.shared.take());
-        let task = Task::new(link, scope, fut, done, shared);
-        // If the executor refuses, it drops `task`, whose drop ends it (G4).
-        self.spawn_plain(task)?;
+        // If the executor refuses, it drops the task, whose drop ends it (G4).
+        if keeps_memo::<Fut>() {
+            let task: Task<_, _, _, _, Option<Waker>> = Task::new(link, scope, fut, done, shared);
+            self.spawn_plain(task)?;
+        } else {
+            let task: Task<_, _, _, _, Absent> = Task::new(link, scope, fut, done, shared);
+            self.spawn_plain(task)?;
+        }
         unclaimed.count = 0;
         Ok(key)
     }
