@@ -536,3 +536,6 @@ pub use signal::{
 };
 pub use spawner::{FailurePolicy, ScopedSpawn, ScopedSpawner, Shutdown};
 pub use stop::StopRequested;
+#[cfg(loom)]
+#[doc(hidden)]
+pub use tree::loom_fast_repolls;

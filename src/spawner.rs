@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use futures_task::{FutureObj, Spawn};
 
@@ -13,7 +13,7 @@ use crate::remote_scope::RemoteSpawner;
 use crate::signal::{CancelSender, DoneReceiver, Outcome, ParentSignals, Shared};
 #[cfg(feature = "tokio")]
 use crate::task::Returned;
-use crate::task::{terminate_detached, Absent, Field, Observer, Task};
+use crate::task::{keeps_memo, terminate_detached, Absent, Field, Observer, Task};
 use crate::tree::{Link, Node};
 use crate::{SpawnError, StopRequested, TaskHandle};
 
@@ -427,9 +427,13 @@ where
             (&self.executor as &dyn std::any::Any).downcast_ref::<crate::TokioSpawner>()
         {
             let make = |child, _key| make(child);
-            let spawn = |task| Ok(tokio.spawn_joined(task));
-            let (key, joined) =
-                self.spawn_child_then(make, scope, || (), Returned::<K>::new(), 1, spawn)?;
+            let (key, joined) = if keeps_memo::<Fut>() {
+                let spawn = |task: Task<_, _, _, _, Option<Waker>>| Ok(tokio.spawn_joined(task));
+                self.spawn_child_then(make, scope, || (), Returned::<K>::new(), 1, spawn)?
+            } else {
+                let spawn = |task: Task<_, _, _, _, Absent>| Ok(tokio.spawn_joined(task));
+                self.spawn_child_then(make, scope, || (), Returned::<K>::new(), 1, spawn)?
+            };
             let sender = CancelSender::new(self.raw.node.clone(), key);
             return Ok(TaskHandle::joined(sender, joined));
         }
@@ -631,9 +635,19 @@ where
         Sc: Field<Arc<Node>>,
         Ob: Observer<T, Output = ()>,
     {
-        let spawn = |task| self.spawn_plain(task).map_err(SpawnError::from);
-        self.spawn_child_then(make, scope, done, observer, views, spawn)
-            .map(|(key, ())| key)
+        // The wrapper keeps a copy of its waker or not by the size of the
+        // future (`keeps_memo`): two types, one chosen at compile time.
+        let spawned = if keeps_memo::<Fut>() {
+            let spawn = |task: Task<_, _, _, _, Option<Waker>>| {
+                self.spawn_plain(task).map_err(SpawnError::from)
+            };
+            self.spawn_child_then(make, scope, done, observer, views, spawn)
+        } else {
+            let spawn =
+                |task: Task<_, _, _, _, Absent>| self.spawn_plain(task).map_err(SpawnError::from);
+            self.spawn_child_then(make, scope, done, observer, views, spawn)
+        };
+        spawned.map(|(key, ())| key)
     }
 
     /// [`spawn_child`](Self::spawn_child), with the wrapper handed to
@@ -641,16 +655,17 @@ where
     /// returned too (tokio's `JoinHandle`, for [`Returned`](crate::task::Returned)).
     /// If `spawn` fails, it has dropped the wrapper, whose drop ends the
     /// child (G4).
-    pub(crate) fn spawn_child_then<T, Fut, Make, Done, Sc, Ob, R>(
+    pub(crate) fn spawn_child_then<T, Fut, Make, Done, Sc, Ob, R, M>(
         &self,
         make: Make,
         scope: Sc,
         done: Done,
         observer: Ob,
         views: u32,
-        spawn: impl FnOnce(Task<Fut, Done, Sc, Ob>) -> Result<R, SpawnError>,
+        spawn: impl FnOnce(Task<Fut, Done, Sc, Ob, M>) -> Result<R, SpawnError>,
     ) -> Result<(usize, R), SpawnError>
     where
+        M: Field<Waker>,
         T: Send + 'static,
         Fut: Future<Output = T> + Send + 'static,
         Make: FnOnce(Option<Self>, usize) -> Fut,

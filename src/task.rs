@@ -7,7 +7,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use pin_project_lite::pin_project;
 
@@ -83,6 +83,8 @@ pub(crate) trait Field<T>: Send + 'static {
     fn new(value: Option<T>) -> Self;
     fn get(&self) -> Option<&T>;
     fn take(&mut self) -> Option<T>;
+    /// Stores `value`; only called where `PRESENT`.
+    fn set(&mut self, value: T);
 }
 
 impl<T: Send + 'static> Field<T> for Option<T> {
@@ -98,6 +100,10 @@ impl<T: Send + 'static> Field<T> for Option<T> {
 
     fn take(&mut self) -> Option<T> {
         Option::take(self)
+    }
+
+    fn set(&mut self, value: T) {
+        *self = Some(value);
     }
 }
 
@@ -119,6 +125,24 @@ impl<T> Field<T> for Absent {
     fn take(&mut self) -> Option<T> {
         None
     }
+
+    fn set(&mut self, _value: T) {
+        debug_assert!(false, "a value for an absent field");
+    }
+}
+
+/// Whether the wrapper of a task whose future is `F` keeps a copy of the
+/// waker it stored in its slot (the `memo` field of [`Task`]), so that a
+/// poll with an unchanged waker reads its signal without its parent's lock
+/// (tree.rs, I8).
+///
+/// The copy is 16 bytes. A future of up to 8 bytes goes without: with the
+/// wrapper's other 16 bytes it still fits the smallest task cell of tokio (a
+/// future of up to 24 bytes), and the copy would double that cell to 256
+/// bytes. Every larger future keeps one (BENCHMARKS.md, "The cost of a
+/// poll", has both figures).
+pub(crate) const fn keeps_memo<F>() -> bool {
+    std::mem::size_of::<F>() > 8
 }
 
 /// Who takes a task's outcome, chosen by the wrapper's type: nobody
@@ -335,9 +359,10 @@ impl<T> Drop for Delivered<T> {
 pin_project! {
     /// The wrapper future of every task, generic over what it carries
     /// beside the user's future: its own scope (`Sc`, `Option<_>` or
-    /// [`Absent`]) and the observer of its outcome (`Ob`, see
-    /// [`Observer`]), whose output is the wrapper's.
-    pub(crate) struct Task<F, D, Sc, Ob>
+    /// [`Absent`]), the observer of its outcome (`Ob`, see [`Observer`]),
+    /// whose output is the wrapper's, and a copy of its waker (`M`,
+    /// `Option<Waker>` or [`Absent`], see [`keeps_memo`]).
+    pub(crate) struct Task<F, D, Sc, Ob, M>
     where
         F: Future,
         F::Output: Send,
@@ -347,6 +372,7 @@ pin_project! {
         D: 'static,
         Sc: Field<Arc<Node>>,
         Ob: Observer<F::Output>,
+        M: Field<Waker>,
     {
         #[pin]
         phase: Phase<F, Ob::Kept>,
@@ -362,9 +388,13 @@ pin_project! {
         // Who takes the outcome: nobody, its handle's done cell (completed in
         // phase 6), or the executor (the wrapper's output).
         observer: Ob,
+        // A copy of the waker stored in its slot, if it keeps one
+        // (`keeps_memo`); dropped in phase 2. Beside the phase rather than
+        // in it, so that it does not pad the user's future to its alignment.
+        memo: M,
     }
 
-    impl<F, D, Sc, Ob> PinnedDrop for Task<F, D, Sc, Ob>
+    impl<F, D, Sc, Ob, M> PinnedDrop for Task<F, D, Sc, Ob, M>
     where
         F: Future,
         F::Output: Send,
@@ -374,6 +404,7 @@ pin_project! {
         D: 'static,
         Sc: Field<Arc<Node>>,
         Ob: Observer<F::Output>,
+        M: Field<Waker>,
     {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
@@ -396,13 +427,14 @@ pin_project! {
     }
 }
 
-impl<F, D, Sc, Ob> Task<F, D, Sc, Ob>
+impl<F, D, Sc, Ob, M> Task<F, D, Sc, Ob, M>
 where
     F: Future,
     F::Output: Send + 'static,
     D: FnOnce() + Send + 'static,
     Sc: Field<Arc<Node>>,
     Ob: Observer<F::Output>,
+    M: Field<Waker>,
 {
     pub(crate) fn new(link: Link, scope: Sc, fut: F, done: D, observer: Ob) -> Self {
         let key = u32::try_from(link.key).expect("`Node::register` keeps keys below 2^32");
@@ -416,6 +448,7 @@ where
             scope,
             done: Some(done),
             observer,
+            memo: M::new(None),
         }
     }
 }
@@ -462,7 +495,7 @@ pin_project! {
         D: 'static,
     {
         #[pin]
-        task: Task<F, D, Option<Arc<Node>>, Absent>,
+        task: Task<F, D, Option<Arc<Node>>, Absent, Absent>,
     }
 }
 
@@ -503,13 +536,14 @@ where
     }
 }
 
-impl<F, D, Sc, Ob> Future for Task<F, D, Sc, Ob>
+impl<F, D, Sc, Ob, M> Future for Task<F, D, Sc, Ob, M>
 where
     F: Future,
     F::Output: Send + 'static,
     D: FnOnce() + Send + 'static,
     Sc: Field<Arc<Node>>,
     Ob: Observer<F::Output>,
+    M: Field<Waker>,
 {
     type Output = Ob::Output;
 
@@ -518,6 +552,7 @@ where
         loop {
             match this.phase.as_mut().project() {
                 PhaseProj::Running { mut fut, seen } => {
+                    let memo = &mut *this.memo;
                     let Some(parent) = this.parent.as_ref() else {
                         unreachable!("a running task holds its link")
                     };
@@ -526,7 +561,19 @@ where
                     // arrives. The slot's state is read before each poll (I6).
                     let stop_seen = seen.stop_seen();
                     let signal = if seen.registered() {
-                        parent.poll_signal(key, cx.waker(), stop_seen)
+                        match memo.get() {
+                            // Polled with the waker in its slot: no lock while
+                            // no sibling is stopping or cancelled (I8).
+                            Some(stored) if stored.will_wake(cx.waker()) => {
+                                parent.repoll_signal(key, cx.waker(), stop_seen)
+                            }
+                            _ => {
+                                if M::PRESENT {
+                                    memo.set(cx.waker().clone());
+                                }
+                                parent.poll_signal(key, cx.waker(), stop_seen)
+                            }
+                        }
                     } else {
                         parent.peek_signal(key, stop_seen)
                     };
@@ -554,6 +601,9 @@ where
                                     // under the same lock for a cancel that came
                                     // during the poll (I6).
                                     *seen = seen.with_registered();
+                                    if M::PRESENT {
+                                        memo.set(cx.waker().clone());
+                                    }
                                     match parent.poll_signal(key, cx.waker(), stop_seen) {
                                         Signal::Run => return Poll::Pending,
                                         // Passed on at the top of the loop, and
@@ -566,8 +616,10 @@ where
                             }
                         }
                     };
-                    // Phase 2: drop the future.
+                    // Phase 2: drop the future, and the copy of the waker
+                    // (which may keep the executor's task alive).
                     let mut outcome = drop_future(this.phase.as_mut(), outcome);
+                    drop(this.memo.take());
                     if let Outcome::Panicked(panic) = outcome {
                         outcome = report_panic(Some(parent), panic);
                     }
@@ -616,13 +668,14 @@ where
     }
 }
 
-impl<F, D, Sc, Ob> fmt::Debug for Task<F, D, Sc, Ob>
+impl<F, D, Sc, Ob, M> fmt::Debug for Task<F, D, Sc, Ob, M>
 where
     F: Future,
     F::Output: Send + 'static,
     D: FnOnce() + Send + 'static,
     Sc: Field<Arc<Node>>,
     Ob: Observer<F::Output>,
+    M: Field<Waker>,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let phase = match self.phase {

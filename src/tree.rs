@@ -63,6 +63,16 @@
 //!   it; later failures stay with their own task handles. A scope block reads
 //!   the failure only after `live` reached zero. Serves G1 for scopes.
 //!   Model: `scope_fail_vs_body.rs`.
+//! - **I8** `Node::unsettled` counts the linked slots that are `Stopping`
+//!   or `Cancelled`; the [`Slot`] transitions change it, under the lock,
+//!   before they take the slot's waker. A linked slot's state only moves
+//!   forward (I6), so while the count is zero every linked slot is
+//!   `Running` and still holds the waker its task stored: a task polled
+//!   again with that same waker (its wrapper keeps a copy, task.rs) reads
+//!   `Signal::Run` without the lock, and a cancel that races the poll
+//!   raises the count and wakes that waker. Serves G3 (a cancel racing a
+//!   repeated poll is never lost) and the cost of a poll. Model:
+//!   `g3_repoll.rs`.
 //!
 //! # Lock order
 //!
@@ -179,6 +189,19 @@ impl Orphan {
     }
 }
 
+/// How many polls took the lock-free path of [`Node::repoll_signal`]: the
+/// loom models check that they explore it. A std atomic, outside loom's
+/// view (it only observes).
+#[cfg(loom)]
+static LOOM_FAST_REPOLLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The number of polls, in this process, that read their signal without
+/// their parent's lock (I8). For the loom models only.
+#[cfg(loom)]
+pub fn loom_fast_repolls() -> usize {
+    LOOM_FAST_REPOLLS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// One scope: the children of one task or of a root spawner.
 pub(crate) struct Node {
     children: Mutex<Children>,
@@ -188,8 +211,42 @@ pub(crate) struct Node {
     handles: AtomicUsize,
     /// Set (under the lock, before any slot leaves `State::Running`) once
     /// any child of this node has been cancelled or asked to stop; lets a
-    /// task skip the lock before its first poll while none was (I6).
+    /// view skip the lock while none was (I6).
     any_cancelled: AtomicBool,
+    /// The number of linked slots that are `Stopping` or `Cancelled` (I8):
+    /// while it is zero, every linked slot is `Running`, and a task reads
+    /// its signal without the lock.
+    unsettled: Unsettled,
+}
+
+/// The count of linked slots asked to stop or cancelled (`Node::unsettled`,
+/// I8). Written only under the node's lock, by the [`Slot`] transitions;
+/// read without it.
+#[derive(Default)]
+struct Unsettled(AtomicUsize);
+
+impl Unsettled {
+    /// A slot left `State::Running` for `Stopping` or `Cancelled`. Under
+    /// the lock, before the slot's waker is taken (I8).
+    fn add(&self) {
+        // One writer at a time (the lock): a load and a store, no RMW.
+        // Release: a task that reads the new count sees the slot's state
+        // through the lock it then takes.
+        let n = self.0.load(Ordering::Relaxed);
+        self.0.store(n + 1, Ordering::Release);
+    }
+
+    /// A `Stopping` or `Cancelled` slot sent its done signal. Under the lock.
+    fn sub(&self) {
+        let n = self.0.load(Ordering::Relaxed);
+        self.0.store(n - 1, Ordering::Release);
+    }
+
+    /// Whether every linked slot is `Running`.
+    fn is_zero(&self) -> bool {
+        // Acquire: pairs with the Release stores above.
+        self.0.load(Ordering::Acquire) == 0
+    }
 }
 
 struct Children {
@@ -331,8 +388,11 @@ impl SlotMut<'_> {
     /// new deadline, if it was). Returns its waker, to be woken after the
     /// lock is released (I3, I6).
     #[must_use = "the task's waker must be woken after the lock is released (I3)"]
-    fn stop(&mut self) -> Option<Waker> {
+    fn stop(&mut self, unsettled: &Unsettled) -> Option<Waker> {
         debug_assert!(self.state().is_cancellable(), "stop in {:?}", self.state());
+        if self.state() == State::Running {
+            unsettled.add();
+        }
         self.set_state(State::Stopping);
         self.take_waker()
     }
@@ -340,12 +400,15 @@ impl SlotMut<'_> {
     /// Running or Stopping → Cancelled: `expired` if by the task's deadline.
     /// Returns its waker, to be woken after the lock is released (I3, I6).
     #[must_use = "the task's waker must be woken after the lock is released (I3)"]
-    fn cancel(&mut self, expired: bool) -> Option<Waker> {
+    fn cancel(&mut self, expired: bool, unsettled: &Unsettled) -> Option<Waker> {
         debug_assert!(
             self.state().is_cancellable(),
             "cancel in {:?}",
             self.state()
         );
+        if self.state() == State::Running {
+            unsettled.add();
+        }
         self.set_state(State::Cancelled { expired });
         self.take_waker()
     }
@@ -354,9 +417,12 @@ impl SlotMut<'_> {
     /// 6; I4), sent once (G4). Returns its stale waker, to be dropped after
     /// the lock is released (I3).
     #[must_use = "the stale waker must be dropped after the lock is released (I3)"]
-    fn unlink(&mut self) -> Option<Waker> {
+    fn unlink(&mut self, unsettled: &Unsettled) -> Option<Waker> {
         let state = self.state();
         debug_assert!(state.is_linked(), "a done signal is sent once (G4)");
+        if state != State::Running {
+            unsettled.sub();
+        }
         let asked = match state {
             State::Running => Asked::Nothing,
             State::Stopping => Asked::Stop,
@@ -575,6 +641,7 @@ impl Node {
             root,
             handles: AtomicUsize::new(0),
             any_cancelled: AtomicBool::new(false),
+            unsettled: Unsettled::default(),
         })
     }
 
@@ -633,6 +700,7 @@ impl Node {
         // A child of a scope that was asked to stop is asked at birth; the
         // `any_cancelled` flag is already set (`request_stop`).
         let state = if children.stop {
+            this.unsettled.add();
             State::Stopping
         } else {
             State::Running
@@ -672,11 +740,28 @@ impl Node {
     /// The task's signal before its first poll, without registering a waker.
     /// `stop_seen`: the task has already passed on a stop request.
     pub(crate) fn peek_signal(&self, key: usize, stop_seen: bool) -> Signal {
-        // Acquire: as in `is_cancelled`.
-        if !self.any_cancelled.load(Ordering::Acquire) {
+        // No linked slot is stopping or cancelled, so this one (linked) is
+        // running (I8).
+        if self.unsettled.is_zero() {
             return Signal::Run;
         }
         self.children.lock().slots.state(key).signal(stop_seen)
+    }
+
+    /// The signal of a task polled again with the waker it stored in its
+    /// slot at its last [`poll_signal`](Self::poll_signal) (the wrapper
+    /// compares it with its copy, `task.rs`): `Run` without the lock while
+    /// no linked slot is stopping or cancelled, since then the stored waker
+    /// is still there for a cancel to wake (I8); otherwise `poll_signal`.
+    #[inline]
+    pub(crate) fn repoll_signal(&self, key: usize, waker: &Waker, stop_seen: bool) -> Signal {
+        if self.unsettled.is_zero() {
+            debug_assert!(!stop_seen, "a task that saw a stop request is stopping");
+            #[cfg(loom)]
+            LOOM_FAST_REPOLLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Signal::Run;
+        }
+        self.poll_signal(key, waker, stop_seen)
     }
 
     /// The task's signal; unless cancelled, stores `waker` as the task's
@@ -886,7 +971,7 @@ impl Node {
             this.mark_cancelling();
             stop_locked(children, &mut wakeups);
             children.grace.set_children(deadline);
-            stop_children_locked(children, &mut wakeups);
+            stop_children_locked(this, children, &mut wakeups);
             children.foreign.take(None, &mut wakeups);
         }
         drop(guard);
@@ -1203,13 +1288,13 @@ fn cancel_live_locked(
     let mut slot = children.slots.get_mut(key);
     match stop {
         Some(timer) => {
-            wakeups.extend(slot.stop());
+            wakeups.extend(slot.stop(&node.unsettled));
             if let Some(deadline) = timer {
                 children.grace.set_slot(key, deadline.clone());
                 arm_locked(node, children, deadline, Action::CancelNow(key), wakeups);
             }
         }
-        None => wakeups.extend(slot.cancel(expired)),
+        None => wakeups.extend(slot.cancel(expired, &node.unsettled)),
     }
     children.foreign.take(Some(key), wakeups);
 }
@@ -1234,7 +1319,7 @@ fn close_locked(node: &Arc<Node>, children: &mut Children, how: Close, wakeups: 
     stop_locked(children, wakeups);
     match deadline.filter(|deadline| !deadline.has_passed()) {
         Some(deadline) => {
-            stop_children_locked(children, wakeups);
+            stop_children_locked(node, children, wakeups);
             children.grace.set_children(Some(deadline.clone()));
             if children.live > 0 {
                 arm_locked(node, children, deadline, Action::CloseNow, wakeups);
@@ -1243,7 +1328,7 @@ fn close_locked(node: &Arc<Node>, children: &mut Children, how: Close, wakeups: 
         None => {
             children.slots.for_each_mut(|mut slot| {
                 if slot.state().is_cancellable() {
-                    wakeups.extend(slot.cancel(false));
+                    wakeups.extend(slot.cancel(false, &node.unsettled));
                 }
             });
         }
@@ -1265,10 +1350,10 @@ fn close_drained(mut children: crate::loom::MutexGuard<'_, Children>) {
 
 /// Asks every live child that is not yet cancelled or asked to stop, under
 /// the scope's lock: their wakers are taken to be woken after it (I3, I6).
-fn stop_children_locked(children: &mut Children, wakeups: &mut Wakeups) {
+fn stop_children_locked(node: &Node, children: &mut Children, wakeups: &mut Wakeups) {
     children.slots.for_each_mut(|mut slot| {
         if slot.state() == State::Running {
-            wakeups.extend(slot.stop());
+            wakeups.extend(slot.stop(&node.unsettled));
         }
     });
 }
@@ -1460,7 +1545,7 @@ impl Link {
         let mut children = self.node.children.lock();
         let children_ref = &mut *children;
         let mut slot = children_ref.slots.get_mut(self.key);
-        let stale_waker = slot.unlink();
+        let stale_waker = slot.unlink(&self.node.unsettled);
         let removed = slot.release();
         let mut wakeups = Wakeups::default();
         children_ref.foreign.take(Some(self.key), &mut wakeups);

@@ -125,31 +125,38 @@ fn spawned_overhead<const N: usize>(
 }
 
 /// G9: a leaf spawned with `spawn_future` (no scope, no observer) carries
-/// only its slot in its parent: at most 16 bytes over its future, so that
-/// a future of up to 8 bytes stays in tokio's smallest task cell.
+/// only its slot in its parent: 16 bytes over a future of up to 8 bytes, so
+/// that such a future stays in tokio's smallest task cell; a larger future
+/// adds a copy of its waker besides (16 bytes), which lets a repeated poll
+/// skip the parent's lock (`keeps_memo` in src/task.rs; tree.rs, I8).
 #[test]
-fn a_plain_leaf_adds_at_most_16_bytes() {
+fn a_plain_leaf_adds_16_bytes_and_a_waker_copy_above_8() {
     let tiny = spawned_overhead::<1>(|root, fut| root.spawn_future(fut, || ()).unwrap());
     let small = spawned_overhead::<8>(|root, fut| root.spawn_future(fut, || ()).unwrap());
     let large = spawned_overhead::<200>(|root, fut| root.spawn_future(fut, || ()).unwrap());
     println!("spawn_future: 1-byte +{tiny} B, 8-byte +{small} B, 200-byte +{large} B");
     assert!(tiny <= 16, "1-byte future: +{tiny} B");
     assert!(small <= 16, "8-byte future: +{small} B");
-    assert!(large <= 16, "200-byte future: +{large} B");
+    assert!(large <= 32, "200-byte future: +{large} B");
 }
 
 /// A leaf with a typed handle (`spawn_task`) adds its done cell's pointer,
 /// and no scope; a leaf with the seed's signals (`spawn_future_with_signal`)
 /// nothing more than a plain leaf: its done receiver is a view of its slot.
+/// Both keep a copy of their waker (200-byte futures).
 #[test]
-fn a_leaf_with_a_handle_adds_at_most_24_bytes() {
+fn a_leaf_with_a_handle_adds_at_most_40_bytes() {
     let task = spawned_overhead::<200>(|root, fut| drop(root.spawn_task(fut).unwrap()));
     let signal = spawned_overhead::<200>(|root, fut| {
         drop(root.spawn_future_with_signal(fut, || ()).unwrap())
     });
-    println!("spawn_task +{task} B, spawn_future_with_signal +{signal} B");
-    assert!(task <= 24, "spawn_task: +{task} B");
-    assert!(signal <= 16, "spawn_future_with_signal: +{signal} B");
+    let tiny = spawned_overhead::<8>(|root, fut| drop(root.spawn_task(fut).unwrap()));
+    println!(
+        "spawn_task +{task} B (8-byte future +{tiny} B), spawn_future_with_signal +{signal} B"
+    );
+    assert!(task <= 40, "spawn_task: +{task} B");
+    assert!(tiny <= 24, "spawn_task, 8-byte future: +{tiny} B");
+    assert!(signal <= 32, "spawn_future_with_signal: +{signal} B");
 }
 
 /// A typed handle is at most four words: its view of the child's slot

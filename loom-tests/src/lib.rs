@@ -46,7 +46,7 @@ use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::thread::JoinHandle;
 
 /// An executor for models: every spawned task runs on its own
-/// `loom::thread`, driven by `loom::future::block_on`.
+/// `loom::thread`, driven by [`block_on`].
 ///
 /// The join handles of all task threads are kept in a list shared by the
 /// clones, so that the model can [`join_all`](Self::join_all) at the end. A
@@ -93,7 +93,7 @@ impl LoomSpawner {
 
 impl Spawn for LoomSpawner {
     fn spawn_obj(&self, future: FutureObj<'static, ()>) -> Result<(), SpawnError> {
-        let handle = loom::thread::spawn(move || loom::future::block_on(future));
+        let handle = loom::thread::spawn(move || block_on(future));
         self.lock().push(handle);
         Ok(())
     }
@@ -336,4 +336,39 @@ where
         executions.load(StdOrdering::Relaxed),
         start.elapsed()
     );
+}
+
+/// Runs `future` to completion on the current loom thread, parking it on a
+/// `loom::sync::Notify` while the future is pending.
+///
+/// Unlike `loom::future::block_on`, every poll gets the same waker, and
+/// clones of it that [`Waker::will_wake`](std::task::Waker::will_wake)
+/// recognises: as tokio's wakers are, so that a task's wrapper can skip its
+/// parent's lock on a repeated poll (tasktree's I8) and the models explore
+/// that path.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::task::{Context, Poll, Waker};
+    let notify = StdArc::new(Notifier(loom::sync::Notify::new()));
+    let waker = Waker::from(notify.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        notify.0.wait();
+    }
+}
+
+/// The waker of [`block_on`].
+struct Notifier(loom::sync::Notify);
+
+impl std::task::Wake for Notifier {
+    fn wake(self: StdArc<Self>) {
+        self.0.notify();
+    }
+
+    fn wake_by_ref(self: &StdArc<Self>) {
+        self.0.notify();
+    }
 }
