@@ -416,7 +416,8 @@
 //!   own future and reached phase 3. A graceful cancel's stop request is not
 //!   yet the cancel: the futures run on until it, and this guarantee applies
 //!   from the cancel at the end of the grace period. Tests: `cascade.rs`,
-//!   `grace.rs`; loom: `g3_cascade.rs`, `g3_stop_request.rs`; I2, I6.
+//!   `grace.rs`; loom: `g3_cascade.rs`, `g3_stop_request.rs`, `g3_repoll.rs`;
+//!   I2, I6, I8.
 //! - **G4 Exactly once.** Each future is dropped once, each `done` runs once,
 //!   each done signal is sent once, also when a future, its destructor or a
 //!   `done` callback panics. Such panics are caught: the tree still

@@ -53,8 +53,9 @@
 //! - **I6** A slot's [`State`] only moves forward (Running, Stopping,
 //!   Cancelled, Done, skipping any), by the [`SlotMut`] transitions, under the
 //!   node's lock; the task reads it there before every poll of its future and
-//!   stores its waker under the same lock, so a cancel or a stop request
-//!   either is seen by the next poll or wakes the waker stored before it.
+//!   stores its waker under the same lock (or, with its waker unchanged,
+//!   reads the count of I8 instead), so a cancel or a stop request either is
+//!   seen by the next poll or wakes the waker stored before it.
 //!   Serves G3, G4. Models: `g4_exactly_once.rs` (a cancel),
 //!   `g3_stop_request.rs` (a stop request), `g3_cascade.rs`, `g8_root.rs`.
 //! - **I7** Under fail-fast, the first reported failure is stored, the scope
@@ -64,7 +65,7 @@
 //!   the failure only after `live` reached zero. Serves G1 for scopes.
 //!   Model: `scope_fail_vs_body.rs`.
 //! - **I8** `Node::unsettled` counts the linked slots that are `Stopping`
-//!   or `Cancelled`; the [`Slot`] transitions change it, under the lock,
+//!   or `Cancelled`; the [`SlotMut`] transitions change it, under the lock,
 //!   before they take the slot's waker. A linked slot's state only moves
 //!   forward (I6), so while the count is zero every linked slot is
 //!   `Running` and still holds the waker its task stored: a task polled
@@ -220,7 +221,7 @@ pub(crate) struct Node {
 }
 
 /// The count of linked slots asked to stop or cancelled (`Node::unsettled`,
-/// I8). Written only under the node's lock, by the [`Slot`] transitions;
+/// I8). Written only under the node's lock, by the [`SlotMut`] transitions;
 /// read without it.
 #[derive(Default)]
 struct Unsettled(AtomicUsize);
@@ -388,6 +389,7 @@ impl SlotMut<'_> {
     /// new deadline, if it was). Returns its waker, to be woken after the
     /// lock is released (I3, I6).
     #[must_use = "the task's waker must be woken after the lock is released (I3)"]
+    #[inline]
     fn stop(&mut self, unsettled: &Unsettled) -> Option<Waker> {
         debug_assert!(self.state().is_cancellable(), "stop in {:?}", self.state());
         if self.state() == State::Running {
@@ -400,6 +402,7 @@ impl SlotMut<'_> {
     /// Running or Stopping → Cancelled: `expired` if by the task's deadline.
     /// Returns its waker, to be woken after the lock is released (I3, I6).
     #[must_use = "the task's waker must be woken after the lock is released (I3)"]
+    #[inline]
     fn cancel(&mut self, expired: bool, unsettled: &Unsettled) -> Option<Waker> {
         debug_assert!(
             self.state().is_cancellable(),
@@ -417,6 +420,7 @@ impl SlotMut<'_> {
     /// 6; I4), sent once (G4). Returns its stale waker, to be dropped after
     /// the lock is released (I3).
     #[must_use = "the stale waker must be dropped after the lock is released (I3)"]
+    #[inline]
     fn unlink(&mut self, unsettled: &Unsettled) -> Option<Waker> {
         let state = self.state();
         debug_assert!(state.is_linked(), "a done signal is sent once (G4)");

@@ -24,9 +24,12 @@
 //! # Free slots
 //!
 //! A vacant slot's meta word holds the [`VACANT`] tag in the state bits and,
-//! above it, the index (within its page) of the next vacant slot of the
-//! same page: each page keeps its own free list, and the pages with a vacant
-//! slot form a list of their own ([`Page::next_free`]). Insertion and
+//! above it, the index (within its page) of the next freed slot of the
+//! same page: each page keeps its own free list of the slots freed so far,
+//! and beside it the never-used slots from [`Page::fresh`] to its end, taken
+//! in order (so a new page is a plain fill, with no list threaded through
+//! it). The pages with a vacant slot form a list of their own
+//! ([`Page::next_free`]). Insertion and
 //! removal are O(1) and allocate nothing but a new page, and a vacant slot
 //! costs no more than an occupied one. A page's free list needs 10 bits, not
 //! a whole key: keys go up to 2^32 - 2 whatever the reference count's width.
@@ -81,10 +84,26 @@ const _: () = assert!(std::mem::size_of::<Group>() == 20 * LANES);
 /// move, with its free list.
 struct Page {
     groups: Box<[Group]>,
-    /// Index of the first vacant slot of this page, or `NIL` if it is full.
+    /// Index of the latest freed slot of this page, the head of its free
+    /// list, or `NIL` if none is free.
     free: u32,
-    /// While `free != NIL`: the next page with a vacant slot, or `NIL`.
+    /// Slots from here to `end` have never been used, and are not in the
+    /// free list: a new page threads no list through its slots.
+    fresh: u32,
+    /// The number of usable slots (the page's length, or fewer if the last
+    /// ones' keys would reach `LIMIT`).
+    end: u32,
+    /// While the page has room (`free != NIL || fresh < end`): the next page
+    /// with room, or `NIL`.
     next_free: u32,
+}
+
+impl Page {
+    /// Whether no slot of the page is vacant.
+    #[inline]
+    fn is_full(free: u32, fresh: u32, end: u32) -> bool {
+        free == NIL && fresh == end
+    }
 }
 
 /// The child slots of one scope (`Children::slots`), keyed by `usize`
@@ -110,9 +129,11 @@ pub(super) struct SlotMut<'a> {
 /// ([`release`](Entry::release)), with no second look-up of the key.
 pub(super) struct Entry<'a> {
     slot: SlotMut<'a>,
-    /// The slot's page: its free list, and where it is in the list of pages
-    /// with a vacant slot.
+    /// The slot's page: its free list, its fresh slots, and where it is in
+    /// the list of pages with a vacant slot.
     page_free: &'a mut u32,
+    page_fresh: u32,
+    page_end: u32,
     page_next_free: &'a mut u32,
     /// `Slots::free`.
     free: &'a mut u32,
@@ -204,33 +225,26 @@ fn decode(meta: u32) -> State {
 }
 
 impl Page {
-    /// A new page `page`, every slot of it vacant and in its free list, but
-    /// for those whose key would be `LIMIT` or more.
+    /// A new page `page`, every slot of it vacant and fresh (none in its
+    /// free list), but for those whose key would be `LIMIT` or more.
     #[cold]
     #[inline(never)]
     fn new(page: usize, limit: usize) -> Self {
         let len = page_len(page);
         let usable = limit.saturating_sub(page_start(page)).min(len);
         let mut groups = Vec::with_capacity(len / LANES);
-        for group in 0..len / LANES {
-            groups.push(Group {
-                wakers: [None, None, None, None],
-                meta: std::array::from_fn(|lane| {
-                    let index = group * LANES + lane;
-                    // `index + 1 < len <= MAX_PAGE < NIL`: no truncation.
-                    #[allow(clippy::cast_possible_truncation)]
-                    let next = if index + 1 < usable {
-                        (index + 1) as u32
-                    } else {
-                        NIL
-                    };
-                    vacant(next)
-                }),
-            });
-        }
+        // Every slot alike: a plain fill, no list to thread.
+        groups.resize_with(len / LANES, || Group {
+            wakers: [None, None, None, None],
+            meta: [vacant(NIL); LANES],
+        });
+        // `usable <= MAX_PAGE < NIL`: no truncation.
+        #[allow(clippy::cast_possible_truncation)]
         Page {
             groups: groups.into_boxed_slice(),
-            free: if usable > 0 { 0 } else { NIL },
+            free: NIL,
+            fresh: 0,
+            end: usable as u32,
             next_free: NIL,
         }
     }
@@ -279,13 +293,21 @@ impl<const LIMIT: usize> Slots<LIMIT> {
         }
         let page_index = self.free as usize;
         let page = &mut self.pages[page_index];
-        let index = page.free as usize;
+        let index = if page.free != NIL {
+            // The latest freed slot.
+            let index = page.free as usize;
+            let (_, meta) = page.slot(index);
+            page.free = *meta >> STATE_BITS;
+            index
+        } else {
+            let index = page.fresh as usize;
+            page.fresh += 1;
+            index
+        };
         let (waker, meta) = page.slot(index);
         debug_assert!(*meta & STATE_MASK == VACANT && waker.is_none());
-        let next = *meta >> STATE_BITS;
         *meta = (refs << STATE_BITS) | encode(state);
-        page.free = next;
-        if next == NIL {
+        if Page::is_full(page.free, page.fresh, page.end) {
             // Full now: off the list of pages with room.
             self.free = page.next_free;
         }
@@ -327,6 +349,8 @@ impl<const LIMIT: usize> Slots<LIMIT> {
         let Page {
             groups,
             free: page_free,
+            fresh,
+            end,
             next_free: page_next_free,
         } = &mut pages[page];
         let group = &mut groups[index / LANES];
@@ -341,6 +365,8 @@ impl<const LIMIT: usize> Slots<LIMIT> {
                 meta,
             },
             page_free,
+            page_fresh: *fresh,
+            page_end: *end,
             page_next_free,
             free,
             page: page as u32,
@@ -408,6 +434,8 @@ impl Entry<'_> {
         let Entry {
             slot: SlotMut { waker, meta },
             page_free,
+            page_fresh,
+            page_end,
             page_next_free,
             free,
             page,
@@ -418,9 +446,10 @@ impl Entry<'_> {
             return None;
         }
         debug_assert!(!decode(*meta).is_linked(), "I5: removed before done");
+        let was_full = Page::is_full(*page_free, page_fresh, page_end);
         *meta = vacant(*page_free);
-        if *page_free == NIL {
-            // It was full: on the list of pages with room.
+        if was_full {
+            // On the list of pages with room.
             *page_next_free = *free;
             *free = page;
         }
