@@ -11,15 +11,18 @@
 //! four slots (four wakers, then four meta words: 80 bytes, no padding), so
 //! that a page is one allocation.
 //!
-//! Slots live in *pages* that never move: growth allocates a new page and
-//! copies nothing. The first page holds 4 slots, each next one twice as many
-//! as the one before, up to [`MAX_PAGE`] (1,024), and every page from there
-//! on has that many: a scope with up to 4 children allocates one page of 80
-//! bytes (and a page list of 48), and at 100,000 children the pages are at
-//! most 1,023 slots (20 KiB) more than the children, 0.2 bytes per child
-//! (`cargo bench --bench memory` measures 20.1 bytes per pending leaf over
-//! bare tokio's). Key → (page, index) is a `leading_zeros` for the first
-//! 1,020 keys, a shift and a mask past them ([`locate`]).
+//! The first 1,024 slots (keys below [`MAX_PAGE`]) are the *head*: one
+//! allocation that grows as a `Vec` does, doubling from 4 slots, so that a
+//! scope with a few children allocates as little as it needs, and one that
+//! grows reallocates as a `Vec` would (the allocation pattern of the `slab`
+//! this replaced; smaller separate pages left many small blocks behind that
+//! made glibc's `malloc_consolidate` a tenth of a tree's wall time). Past
+//! the head, slots live in *pages* of [`MAX_PAGE`] slots that never move:
+//! growth allocates a new page and copies nothing, so at 100,000 children
+//! the storage is at most 1,023 slots (20 KiB) more than the children, 0.2
+//! bytes per child (`cargo bench --bench memory` measures 20.1 bytes per
+//! pending leaf over bare tokio's), where a `Vec` doubled to 131,072 slots.
+//! Key → (page, index) is a shift and a mask ([`locate`]).
 //!
 //! # Free slots
 //!
@@ -41,20 +44,14 @@ use std::task::Waker;
 
 use super::{Asked, State};
 
-/// Slots in the first page.
-const FIRST_PAGE: usize = 4;
-/// `log2(FIRST_PAGE)`.
-const FIRST_SHIFT: u32 = FIRST_PAGE.trailing_zeros();
-/// Slots in every page from the 9th on (the 1st to 8th hold 4 to 512).
+/// Slots in the head (at most) and in every page after it.
 const MAX_PAGE: usize = 1024;
 /// `log2(MAX_PAGE)`.
 const MAX_SHIFT: u32 = MAX_PAGE.trailing_zeros();
 /// Slots per group.
 const LANES: usize = 4;
 
-const _: () = assert!(FIRST_PAGE.is_power_of_two() && FIRST_PAGE >= LANES);
-const _: () = assert!(MAX_PAGE.is_power_of_two() && MAX_PAGE > FIRST_PAGE);
-const _: () = assert!(FIRST_PAGE % LANES == 0);
+const _: () = assert!(MAX_PAGE.is_power_of_two() && MAX_PAGE % LANES == 0);
 
 /// Bits of the meta word that hold the state.
 const STATE_BITS: u32 = 3;
@@ -76,22 +73,33 @@ struct Group {
     meta: [u32; LANES],
 }
 
+impl Group {
+    /// Four vacant slots, in no free list (fresh: see [`Page::fresh`]).
+    fn vacant() -> Self {
+        Group {
+            wakers: [None, None, None, None],
+            meta: [vacant(NIL); LANES],
+        }
+    }
+}
+
 // 20 bytes a slot (issue 11: at most 24 per pending leaf, outside the
 // executor's task cell).
 const _: () = assert!(std::mem::size_of::<Group>() == 20 * LANES);
 
-/// One page: `len` slots (a power of two, 4 to [`MAX_PAGE`]) that never
-/// move, with its free list.
+/// The head (page 0, which grows) or a page of [`MAX_PAGE`] slots that
+/// never moves, with its free list.
 struct Page {
-    groups: Box<[Group]>,
+    groups: Vec<Group>,
     /// Index of the latest freed slot of this page, the head of its free
     /// list, or `NIL` if none is free.
     free: u32,
     /// Slots from here to `end` have never been used, and are not in the
-    /// free list: a new page threads no list through its slots.
+    /// free list: a new page threads no list through its slots. The head
+    /// allocates them as it reaches them.
     fresh: u32,
-    /// The number of usable slots (the page's length, or fewer if the last
-    /// ones' keys would reach `LIMIT`).
+    /// The number of usable slots ([`MAX_PAGE`], or fewer if the last ones'
+    /// keys would reach `LIMIT`).
     end: u32,
     /// While the page has room (`free != NIL || fresh < end`): the next page
     /// with room, or `NIL`.
@@ -110,7 +118,10 @@ impl Page {
 /// keys below `LIMIT` (`u32::MAX`: keys fit in 32 bits; a smaller one in
 /// the unit tests).
 pub(super) struct Slots<const LIMIT: usize = { u32::MAX as usize }> {
-    pages: Vec<Page>,
+    /// Page 0: keys below [`MAX_PAGE`].
+    head: Page,
+    /// Pages 1 and up.
+    more: Vec<Page>,
     /// The latest page that gained a vacant slot: the head of the list of
     /// pages with one, through [`Page::next_free`]; `NIL` if none has.
     free: u32,
@@ -144,39 +155,21 @@ pub(super) struct Entry<'a> {
 /// The page and the index in it of slot `key`.
 #[inline]
 fn locate(key: usize) -> (usize, usize) {
-    // Shifted by the first page's size, the keys of page `p < 9` are
-    // `[4 << p, 8 << p)`, and those of page `p >= 8` are
-    // `[(p - 7) << 10, (p - 6) << 10)`.
-    let shifted = key + FIRST_PAGE;
-    if shifted < MAX_PAGE {
-        let log = usize::BITS - 1 - shifted.leading_zeros();
-        ((log - FIRST_SHIFT) as usize, shifted ^ (1 << log))
-    } else {
-        (
-            (shifted >> MAX_SHIFT) + (MAX_SHIFT - FIRST_SHIFT - 1) as usize,
-            shifted & (MAX_PAGE - 1),
-        )
-    }
+    (key >> MAX_SHIFT, key & (MAX_PAGE - 1))
 }
 
 /// The key of the first slot of page `page`.
 #[inline]
 fn page_start(page: usize) -> usize {
-    if page < (MAX_SHIFT - FIRST_SHIFT) as usize {
-        (FIRST_PAGE << page) - FIRST_PAGE
-    } else {
-        ((page - (MAX_SHIFT - FIRST_SHIFT - 1) as usize) << MAX_SHIFT) - FIRST_PAGE
-    }
+    page << MAX_SHIFT
 }
 
-/// The number of slots of page `page`.
-#[inline]
-fn page_len(page: usize) -> usize {
-    if page < (MAX_SHIFT - FIRST_SHIFT) as usize {
-        FIRST_PAGE << page
-    } else {
-        MAX_PAGE
-    }
+/// The number of usable slots of page `page` under `limit`.
+fn page_end(page: usize, limit: usize) -> u32 {
+    // At most `MAX_PAGE`: no truncation.
+    #[allow(clippy::cast_possible_truncation)]
+    let end = limit.saturating_sub(page_start(page)).min(MAX_PAGE) as u32;
+    end
 }
 
 /// A vacant slot's meta word, whose successor in its page's free list is
@@ -225,28 +218,46 @@ fn decode(meta: u32) -> State {
 }
 
 impl Page {
-    /// A new page `page`, every slot of it vacant and fresh (none in its
-    /// free list), but for those whose key would be `LIMIT` or more.
+    /// The empty head: nothing allocated.
+    const fn head(limit: usize) -> Self {
+        // At most `MAX_PAGE`: no truncation.
+        #[allow(clippy::cast_possible_truncation)]
+        let end = if limit < MAX_PAGE { limit } else { MAX_PAGE } as u32;
+        Page {
+            groups: Vec::new(),
+            free: NIL,
+            fresh: 0,
+            end,
+            next_free: NIL,
+        }
+    }
+
+    /// A new page `page` (1 or more), every slot of it vacant and fresh,
+    /// but for those whose key would be `LIMIT` or more.
     #[cold]
     #[inline(never)]
     fn new(page: usize, limit: usize) -> Self {
-        let len = page_len(page);
-        let usable = limit.saturating_sub(page_start(page)).min(len);
-        let mut groups = Vec::with_capacity(len / LANES);
-        // Every slot alike: a plain fill, no list to thread.
-        groups.resize_with(len / LANES, || Group {
-            wakers: [None, None, None, None],
-            meta: [vacant(NIL); LANES],
-        });
-        // `usable <= MAX_PAGE < NIL`: no truncation.
-        #[allow(clippy::cast_possible_truncation)]
+        let end = page_end(page, limit);
+        let mut groups = Vec::new();
+        groups.resize_with((end as usize).div_ceil(LANES), Group::vacant);
         Page {
-            groups: groups.into_boxed_slice(),
+            groups,
             free: NIL,
             fresh: 0,
-            end: usable as u32,
+            end,
             next_free: NIL,
         }
+    }
+
+    /// Grows the head to hold its next fresh slot: twice its groups, as a
+    /// `Vec` grows, from one group.
+    #[cold]
+    #[inline(never)]
+    fn extend(&mut self) {
+        let len = self.groups.len();
+        let target = (len * 2).max(1).min((self.end as usize).div_ceil(LANES));
+        self.groups.reserve_exact(target - len);
+        self.groups.resize_with(target, Group::vacant);
     }
 
     #[inline]
@@ -266,8 +277,18 @@ impl<const LIMIT: usize> Slots<LIMIT> {
     /// No slot, nothing allocated.
     pub(super) const fn new() -> Self {
         Slots {
-            pages: Vec::new(),
-            free: NIL,
+            head: Page::head(LIMIT),
+            more: Vec::new(),
+            free: if LIMIT > 0 { 0 } else { NIL },
+        }
+    }
+
+    #[inline]
+    fn page(&self, page: usize) -> &Page {
+        if page == 0 {
+            &self.head
+        } else {
+            &self.more[page - 1]
         }
     }
 
@@ -275,7 +296,7 @@ impl<const LIMIT: usize> Slots<LIMIT> {
     /// (2^32 - 1 by default; `SpawnError::TooManyChildren` otherwise).
     #[inline]
     pub(super) fn has_room(&self) -> bool {
-        self.free != NIL || page_start(self.pages.len()) < LIMIT
+        self.free != NIL || page_start(self.more.len() + 1) < LIMIT
     }
 
     /// Adds a slot in `state` with `refs` references (at least one, at most
@@ -292,7 +313,11 @@ impl<const LIMIT: usize> Slots<LIMIT> {
             self.grow();
         }
         let page_index = self.free as usize;
-        let page = &mut self.pages[page_index];
+        let page = if page_index == 0 {
+            &mut self.head
+        } else {
+            &mut self.more[page_index - 1]
+        };
         let index = if page.free != NIL {
             // The latest freed slot.
             let index = page.free as usize;
@@ -301,6 +326,9 @@ impl<const LIMIT: usize> Slots<LIMIT> {
             index
         } else {
             let index = page.fresh as usize;
+            if index == page.groups.len() * LANES {
+                page.extend();
+            }
             page.fresh += 1;
             index
         };
@@ -309,7 +337,8 @@ impl<const LIMIT: usize> Slots<LIMIT> {
         *meta = (refs << STATE_BITS) | encode(state);
         if Page::is_full(page.free, page.fresh, page.end) {
             // Full now: off the list of pages with room.
-            self.free = page.next_free;
+            let next = page.next_free;
+            self.free = next;
         }
         page_start(page_index) + index
     }
@@ -318,16 +347,9 @@ impl<const LIMIT: usize> Slots<LIMIT> {
     #[cold]
     #[inline(never)]
     fn grow(&mut self) {
-        let page = self.pages.len();
+        let page = self.more.len() + 1;
         assert!(page_start(page) < LIMIT, "no room for another slot");
-        // The page list doubles from two pages, not from `Vec`'s four: a
-        // scope with up to 4 children allocates 48 + 80 bytes, and one with
-        // up to 12 no more pages (from one: a reallocation, about 430
-        // instructions, for every scope of 5 to 12 children).
-        if page == self.pages.capacity() {
-            self.pages.reserve_exact(page.max(2));
-        }
-        self.pages.push(Page::new(page, LIMIT));
+        self.more.push(Page::new(page, LIMIT));
         // `page < 2^22`: keys are below 2^32.
         #[allow(clippy::cast_possible_truncation)]
         let page = page as u32;
@@ -338,21 +360,21 @@ impl<const LIMIT: usize> Slots<LIMIT> {
     #[inline]
     pub(super) fn state(&self, key: usize) -> State {
         let (page, index) = locate(key);
-        decode(self.pages[page].meta(index))
+        decode(self.page(page).meta(index))
     }
 
     /// Occupied slot `key`.
     #[inline]
     pub(super) fn get_mut(&mut self, key: usize) -> Entry<'_> {
         let (page, index) = locate(key);
-        let Slots { pages, free } = self;
+        let Slots { head, more, free } = self;
         let Page {
             groups,
             free: page_free,
             fresh,
             end,
             next_free: page_next_free,
-        } = &mut pages[page];
+        } = if page == 0 { head } else { &mut more[page - 1] };
         let group = &mut groups[index / LANES];
         let lane = index % LANES;
         let meta = &mut group.meta[lane];
@@ -395,7 +417,7 @@ impl<const LIMIT: usize> Slots<LIMIT> {
     /// than 63 (callgrind, `tree_cancel`).
     #[inline]
     pub(super) fn for_each_mut(&mut self, mut f: impl FnMut(SlotMut<'_>)) {
-        for page in &mut self.pages {
+        for page in std::iter::once(&mut self.head).chain(&mut self.more) {
             for group in page.groups.iter_mut() {
                 for (waker, meta) in group.wakers.iter_mut().zip(&mut group.meta) {
                     if *meta & STATE_MASK != VACANT {
@@ -520,18 +542,18 @@ mod tests {
             assert_eq!(locate(key), expected, "key {key}");
             assert_eq!(page_start(expected.0) + expected.1, key);
             expected.1 += 1;
-            if expected.1 == page_len(expected.0) {
+            if expected.1 == MAX_PAGE {
                 expected = (expected.0 + 1, 0);
             }
         }
-        let lens: Vec<usize> = (0..11).map(page_len).collect();
-        assert_eq!(lens, [4, 8, 16, 32, 64, 128, 256, 512, 1024, 1024, 1024]);
-        assert_eq!(page_start(9), 2044);
+        assert_eq!(page_start(9), 9 * 1024);
+        assert_eq!(page_end(9, usize::MAX), 1024);
+        assert_eq!(page_end(1, 1030), 6);
         // The last keys below 2^32.
         let last = u32::MAX as usize - 1;
         let (page, index) = locate(last);
         assert_eq!(page_start(page) + index, last);
-        assert!(index < page_len(page));
+        assert!(index < MAX_PAGE);
     }
 
     fn check_states() -> [State; 7] {
@@ -597,26 +619,28 @@ mod tests {
     }
 
     #[test]
-    fn a_small_scope_allocates_one_page() {
+    fn a_small_scope_grows_its_head_as_a_vec_does() {
         let mut slots: Slots = Slots::new();
-        assert_eq!(slots.pages.capacity(), 0);
-        fill(&mut slots, 4);
-        assert_eq!((slots.pages.len(), slots.pages.capacity()), (1, 2));
-        fill(&mut slots, 8);
-        assert_eq!((slots.pages.len(), slots.pages.capacity()), (2, 2));
+        assert_eq!(slots.head.groups.capacity(), 0);
         fill(&mut slots, 1);
-        assert_eq!((slots.pages.len(), slots.pages.capacity()), (3, 4));
+        assert_eq!(slots.head.groups.capacity(), 1, "4 slots");
+        fill(&mut slots, 4);
+        assert_eq!(slots.head.groups.capacity(), 2);
+        fill(&mut slots, 5);
+        assert_eq!(slots.head.groups.capacity(), 4, "16 slots for 10");
+        assert_eq!(slots.more.capacity(), 0, "no page list");
     }
 
     #[test]
     fn keys_are_dense_across_page_boundaries() {
         let mut slots: Slots = Slots::new();
-        // 4 + 8 + ... + 512 = 1,020 slots in 8 pages, then 1,024 a page.
-        let (n, pages) = if cfg!(miri) { (2_100, 10) } else { (5_000, 12) };
+        // 1,024 in the head, then 1,024 a page.
+        let (n, pages) = if cfg!(miri) { (2_100, 2) } else { (5_000, 4) };
         let keys = fill(&mut slots, n);
         assert_eq!(keys, (0..n).collect::<Vec<_>>());
         assert_eq!(slots.len(), n);
-        assert_eq!(slots.pages.len(), pages);
+        assert_eq!(slots.more.len(), pages);
+        assert_eq!(slots.head.groups.len(), MAX_PAGE / LANES);
     }
 
     #[test]
@@ -631,15 +655,15 @@ mod tests {
         assert!(slots.release(2).is_none());
         assert_eq!(slots.len(), 4);
         assert_eq!(slots.insert(1, State::Running), 2);
-        // Latest freed first, across pages.
+        // Latest freed first, then the fresh ones.
         remove(&mut slots, 1);
         remove(&mut slots, 4);
         remove(&mut slots, 0);
         assert_eq!(slots.insert(1, State::Running), 0);
-        assert_eq!(slots.insert(1, State::Running), 1);
         assert_eq!(slots.insert(1, State::Running), 4);
+        assert_eq!(slots.insert(1, State::Running), 1);
         assert_eq!(slots.insert(1, State::Running), 5);
-        assert_eq!(slots.pages.len(), 2, "no page added while one had room");
+        assert_eq!(slots.head.groups.len(), 2, "the head grew once");
         drop(keys);
     }
 
@@ -689,20 +713,22 @@ mod tests {
 
     #[test]
     fn the_limit_is_kept() {
-        // 4 + 8 + 16 slots in three pages; a limit of 20 cuts the third.
+        // A limit of 20 cuts the head at 20 slots (5 groups).
         let mut slots: Slots<20> = Slots::new();
         let keys = fill(&mut slots, 20);
         assert_eq!(keys, (0..20).collect::<Vec<_>>());
         assert!(!slots.has_room());
+        assert_eq!(slots.head.groups.len(), 5);
         remove(&mut slots, 13);
         assert!(slots.has_room());
         assert_eq!(slots.insert(1, State::Running), 13);
         assert!(!slots.has_room());
-        // At a page boundary.
-        let mut slots: Slots<12> = Slots::new();
-        fill(&mut slots, 12);
+        // Past the head: a limit of 1,030 leaves 6 slots in page 1.
+        let mut slots: Slots<1030> = Slots::new();
+        let n = fill(&mut slots, 1030).len();
         assert!(!slots.has_room());
-        assert_eq!(slots.pages.len(), 2);
+        assert_eq!((n, slots.more.len()), (1030, 1));
+        assert_eq!(slots.more[0].groups.len(), 2);
     }
 
     #[test]
