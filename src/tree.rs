@@ -85,8 +85,9 @@
 //!
 //! - `Children` is only touched under `Node::children`'s lock.
 //! - `Children::slots` ([`Slots`]) holds one slot per child, by key: its
-//!   waker and a 4-byte word of its [`State`] and reference count, in pages
-//!   that never move. A slot is added by `Node::register` and removed by the
+//!   waker and a 4-byte word of its [`State`] and reference count (a head
+//!   of up to 1,024 slots that grows as a `Vec` does, then pages that never
+//!   move). A slot is added by `Node::register` and removed by the
 //!   release of its last reference (`slots::Entry::release`, I5).
 //! - A slot's waker ([`SlotMut::waker`]) is written only by the task that
 //!   owns the slot's `Link` (through `poll_signal`), and taken by the
