@@ -218,11 +218,8 @@ fn decode(meta: u32) -> State {
 }
 
 impl Page {
-    /// The empty head: nothing allocated.
-    const fn head(limit: usize) -> Self {
-        // At most `MAX_PAGE`: no truncation.
-        #[allow(clippy::cast_possible_truncation)]
-        let end = if limit < MAX_PAGE { limit } else { MAX_PAGE } as u32;
+    /// A page with no groups (nothing allocated) and `end` usable slots.
+    const fn empty(end: u32) -> Self {
         Page {
             groups: Vec::new(),
             free: NIL,
@@ -232,21 +229,23 @@ impl Page {
         }
     }
 
+    /// The empty head: nothing allocated.
+    const fn head(limit: usize) -> Self {
+        // At most `MAX_PAGE`: no truncation.
+        #[allow(clippy::cast_possible_truncation)]
+        let end = if limit < MAX_PAGE { limit } else { MAX_PAGE } as u32;
+        Page::empty(end)
+    }
+
     /// A new page `page` (1 or more), every slot of it vacant and fresh,
     /// but for those whose key would be `LIMIT` or more.
     #[cold]
     #[inline(never)]
     fn new(page: usize, limit: usize) -> Self {
-        let end = page_end(page, limit);
-        let mut groups = Vec::new();
-        groups.resize_with((end as usize).div_ceil(LANES), Group::vacant);
-        Page {
-            groups,
-            free: NIL,
-            fresh: 0,
-            end,
-            next_free: NIL,
-        }
+        let mut page = Page::empty(page_end(page, limit));
+        let groups = (page.end as usize).div_ceil(LANES);
+        page.groups.resize_with(groups, Group::vacant);
+        page
     }
 
     /// Grows the head to hold its next fresh slot: twice its groups, as a
