@@ -1222,6 +1222,19 @@ impl Node {
     }
 }
 
+// Debug builds (every test) check I8's count when a scope goes: by then
+// every child has sent its done signal (each holds the node while linked),
+// so no slot is stopping or cancelled. A count left above zero would only
+// disable the lock-free poll; one below zero already panicked.
+#[cfg(debug_assertions)]
+impl Drop for Node {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            debug_assert!(self.unsettled.is_zero(), "I8: unsettled slots at drop");
+        }
+    }
+}
+
 impl fmt::Debug for Node {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let children = self.children.lock();
