@@ -8,9 +8,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::loom::{Arc, Mutex};
-use crate::signal::{CancelSender, Outcome, Shared};
+use crate::signal::{CancelSender, Outcome};
 #[cfg(feature = "tokio")]
 use crate::task::Delivered;
+use crate::tree::Shared;
 
 /// Why a task gave no value: it was cancelled, it panicked, or its failure
 /// was taken by its fail-fast scope.

@@ -23,9 +23,9 @@ use pin_project_lite::pin_project;
 use crate::handle::TaskHandle;
 use crate::loom::Arc;
 use crate::remote_scope::RemoteSpawner;
-use crate::signal::{Outcome, Shared};
+use crate::signal::Outcome;
 use crate::task::{drop_contained, drop_panic, terminate_block, Absent};
-use crate::tree::{finish_chain, Failure, Link, Node, Signal};
+use crate::tree::{finish_chain, Failure, Link, Node, Shared, Signal};
 use crate::{FailurePolicy, ScopedSpawn, ScopedSpawner, SpawnError};
 
 /// Turns a body's output into a failure (`try_scope`'s `Err`), or keeps it.

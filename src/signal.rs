@@ -10,7 +10,7 @@
 //! its move to `Done`, which the child's done signal makes in phase 6 under
 //! the parent's lock (the receiver's waker waits among the slot's foreign
 //! wakers). Only a [`TaskHandle`](crate::TaskHandle), which
-//! takes a value, has a cell of its own ([`Shared`]), and only off tokio
+//! takes a value, has a cell of its own (`Shared`, tree/done.rs), and only off tokio
 //! (and for `spawn_try`): on tokio the task's wrapper returns its outcome
 //! after its done signal, and the handle takes it from tokio's
 //! `JoinHandle` (task.rs, `Returned`).
@@ -19,11 +19,10 @@ use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
-use crate::loom::{Arc, Mutex};
-use crate::task::drop_contained;
-use crate::tree::{run_orphans, Link, Node, Orphan};
+use crate::loom::Arc;
+use crate::tree::{signal_done, Link, Node};
 
 /// The sending half of a signal.
 ///
@@ -381,7 +380,7 @@ impl CancelSender {
     /// Ready once the child has sent its done signal, keeping the view (a
     /// typed handle whose task tokio dropped waits for it: G1).
     #[cfg(feature = "tokio")]
-    pub(crate) fn poll_done(&self, waker: &Waker) -> Poll<()> {
+    pub(crate) fn poll_done(&self, waker: &std::task::Waker) -> Poll<()> {
         match &self.slot {
             Some(slot) => slot.node.poll_done(slot.key, waker),
             None => Poll::Ready(()),
@@ -705,48 +704,6 @@ impl fmt::Debug for DoneReceiver {
     }
 }
 
-/// What completing a done cell left to do once the locks are released: wake
-/// the observer, drop an outcome that came second (user code: I3).
-#[must_use = "the observer must be woken"]
-pub(crate) struct Completed<T> {
-    waker: Option<Waker>,
-    unused: Option<Outcome<T>>,
-}
-
-impl<T> Completed<T> {
-    pub(crate) fn finish(self) {
-        drop_contained(self.unused);
-        if let Some(waker) = self.waker {
-            waker.wake();
-        }
-    }
-}
-
-/// Sends a child's done signal to its parent and to its observer together
-/// (phase 6; see `Link::done_with`), then runs what that completes.
-pub(crate) fn signal_done<T>(link: Link, shared: Option<&Shared<T>>, outcome: Option<Outcome<T>>) {
-    run_orphans(signal_done_then(link, shared, outcome));
-}
-
-/// As [`signal_done`], returning the parent's orphan continuation (if this
-/// completed it) instead of running it: for an orphan's own body.
-pub(crate) fn signal_done_then<T>(
-    link: Link,
-    shared: Option<&Shared<T>>,
-    outcome: Option<Outcome<T>>,
-) -> Option<Orphan> {
-    let Some(shared) = shared else {
-        // No observer will read the outcome (an output, a panic payload):
-        // it is user data, dropped here, before the done signal and under no
-        // lock (I3, G10).
-        drop_contained(outcome);
-        return link.done_with(|| ()).0;
-    };
-    let (orphan, completed) = link.done_with(|| shared.complete_locked(outcome));
-    completed.finish();
-    orphan
-}
-
 /// How a task's future ended.
 pub(crate) enum Outcome<T> {
     /// It returned a value.
@@ -759,99 +716,4 @@ pub(crate) enum Outcome<T> {
     Panicked(Box<dyn Any + Send + 'static>),
     /// It failed, and its fail-fast scope took the failure (tree.rs, I7).
     Failed,
-}
-
-/// The done cell shared by a child and its typed handle: the outcome, set in
-/// phase 2, and the done flag, set in phase 6 (G1).
-pub(crate) struct Shared<T> {
-    state: Mutex<SharedState<T>>,
-}
-
-struct SharedState<T> {
-    complete: bool,
-    outcome: Option<Outcome<T>>,
-    waker: Option<Waker>,
-}
-
-impl<T> Drop for Shared<T> {
-    /// An outcome nobody took (a detached or dropped handle's output, a
-    /// panic payload) is dropped with the cell, by whichever side lets go
-    /// last, often the task itself: a panic of its destructor is contained
-    /// there, not let into the executor (G10).
-    fn drop(&mut self) {
-        let outcome = self.state.get_mut().outcome.take();
-        drop_contained(outcome);
-    }
-}
-
-impl<T> Shared<T> {
-    pub(crate) fn new() -> Self {
-        Self {
-            state: Mutex::new(SharedState {
-                complete: false,
-                outcome: None,
-                waker: None,
-            }),
-        }
-    }
-
-    /// Records how the future ended (phase 2). The first outcome wins.
-    pub(crate) fn set_outcome(&self, outcome: Outcome<T>) {
-        let mut state = self.state.lock();
-        if state.outcome.is_none() {
-            state.outcome = Some(outcome);
-            return;
-        }
-        drop(state);
-        drop_contained(outcome);
-    }
-
-    /// Replaces the recorded outcome (a task whose scope failed takes on
-    /// that failure; tree.rs, I7).
-    pub(crate) fn replace_outcome(&self, outcome: Outcome<T>) {
-        let previous = self.state.lock().outcome.replace(outcome);
-        drop_contained(previous);
-    }
-
-    /// Marks the termination complete (phase 6), recording `outcome` first
-    /// if none was recorded yet. Called inside the parent's node lock
-    /// (`Link::done_with`): what must be woken or dropped is returned.
-    pub(crate) fn complete_locked(&self, outcome: Option<Outcome<T>>) -> Completed<T> {
-        let mut state = self.state.lock();
-        state.complete = true;
-        let unused = match (&state.outcome, outcome) {
-            (None, Some(outcome)) => {
-                state.outcome = Some(outcome);
-                None
-            }
-            (None, None) => {
-                state.outcome = Some(Outcome::Cancelled);
-                None
-            }
-            (Some(_), outcome) => outcome,
-        };
-        Completed {
-            waker: state.waker.take(),
-            unused,
-        }
-    }
-
-    pub(crate) fn is_complete(&self) -> bool {
-        self.state.lock().complete
-    }
-
-    /// Ready with the outcome once the termination is complete (`None` if
-    /// it was already taken); otherwise stores `waker`. One critical section.
-    pub(crate) fn poll_take(&self, waker: &Waker) -> Poll<Option<Outcome<T>>> {
-        let _replaced;
-        let mut state = self.state.lock();
-        if state.complete {
-            return Poll::Ready(state.outcome.take());
-        }
-        match &state.waker {
-            Some(stored) if stored.will_wake(waker) => {}
-            _ => _replaced = state.waker.replace(waker.clone()),
-        }
-        Poll::Pending
-    }
 }

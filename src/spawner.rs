@@ -10,11 +10,11 @@ use futures_task::{FutureObj, Spawn};
 
 use crate::loom::Arc;
 use crate::remote_scope::RemoteSpawner;
-use crate::signal::{CancelSender, DoneReceiver, Outcome, ParentSignals, Shared};
+use crate::signal::{CancelSender, DoneReceiver, Outcome, ParentSignals};
 #[cfg(feature = "tokio")]
 use crate::task::Returned;
 use crate::task::{keeps_memo, terminate_detached, Absent, Field, Observer, Task};
-use crate::tree::{Link, Node};
+use crate::tree::{Link, Node, Shared};
 use crate::{SpawnError, StopRequested, TaskHandle};
 
 /// Spawns children of the current task (or of a root).

@@ -12,8 +12,10 @@ use std::task::{Context, Poll, Waker};
 use pin_project_lite::pin_project;
 
 use crate::loom::Arc;
-use crate::signal::{signal_done, signal_done_then, Outcome, Shared};
-use crate::tree::{run_orphans, Failure, Link, Node, Orphan, Signal};
+use crate::signal::Outcome;
+use crate::tree::{
+    run_orphans, signal_done, signal_done_then, Failure, Link, Node, Orphan, Shared, Signal,
+};
 
 /// What a running task has done so far: whether its waker is stored in its
 /// slot (it is not on the first poll, so a future that completes at once

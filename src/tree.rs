@@ -24,7 +24,7 @@
 //! - **I2** At most one node lock is held at any time by library code: no
 //!   function here takes a second node lock while holding one. This rules out
 //!   lock-order deadlocks between parents and children and between siblings.
-//!   The one nested lock is a handle's done cell (signal.rs, `Shared`: a
+//!   The one nested lock is a handle's done cell (tree/done.rs, `Shared`: a
 //!   typed handle off tokio, or of `spawn_try`; on tokio a handle takes
 //!   its outcome from the `JoinHandle` and has none), taken
 //!   inside its parent's node lock by `Link::done_with`; no code takes a node
@@ -180,16 +180,10 @@ mod slots;
 
 use slots::{SlotMut, Slots};
 
-/// What is left of a task's termination when its wrapper was dropped early:
-/// run `done`, send the done signal, and return the parent's own orphan
-/// continuation if this completed it (run next by [`run_orphans`]).
-pub(crate) struct Orphan(Box<dyn FnOnce() -> Option<Orphan> + Send>);
-
-impl Orphan {
-    pub(crate) fn new(finish: impl FnOnce() -> Option<Orphan> + Send + 'static) -> Self {
-        Orphan(Box::new(finish))
-    }
-}
+mod done;
+pub(crate) use done::{
+    finish_chain, run_orphans, signal_done, signal_done_then, Link, Orphan, Shared,
+};
 
 /// How many polls took the lock-free path of [`Node::repoll_signal`]: the
 /// loom models check that they explore it. A std atomic, outside loom's
@@ -1540,69 +1534,3 @@ impl Foreign {
 /// Boxed on first use, as `Foreign` is: a node stays small.
 #[derive(Default)]
 struct StopWaiters(Option<Box<Slab<Waker>>>);
-
-/// A child's reference to its slot: the parent scope and the slot key.
-///
-/// Owned by the child's wrapper future (or by a `DoneSender`); consumed by
-/// [`finish_chain`], which sends the done signal (phase 6).
-pub(crate) struct Link {
-    pub(crate) node: Arc<Node>,
-    pub(crate) key: usize,
-}
-
-impl Link {
-    /// Sends this child's done signal to its parent scope (phase 6; I4), and
-    /// runs `observe` (the child's observer's half of phase 6) inside the
-    /// same critical section, so that a waiter of the parent that sees the
-    /// child gone also sees its handle complete, and an observer that sees
-    /// the handle complete also sees the parent's count lowered. `observe`
-    /// must not wake or drop anything: what it returns is handed back to be
-    /// dealt with after the lock is released (I3). Returns that, and the
-    /// parent's orphan continuation if this was its last child.
-    pub(crate) fn done_with<R>(self, observe: impl FnOnce() -> R) -> (Option<Orphan>, R) {
-        let mut children = self.node.children.lock();
-        let children_ref = &mut *children;
-        let mut slot = children_ref.slots.get_mut(self.key);
-        let stale_waker = slot.unlink(&self.node.unsettled);
-        let removed = slot.release();
-        let mut wakeups = Wakeups::default();
-        children_ref.foreign.take(Some(self.key), &mut wakeups);
-        wakeups.extend(children_ref.grace.forget_slot(self.key));
-        children_ref.live -= 1;
-        let orphan = if children_ref.live == 0 {
-            wakeups.extend(children_ref.grace.forget_close());
-            wakeups.append(&mut children_ref.waiters);
-            children_ref.orphan.take()
-        } else {
-            None
-        };
-        // Lock order: a node's lock before a done cell's (signal.rs).
-        let observed = observe();
-        drop(children);
-        drop(stale_waker);
-        drop(removed);
-        wakeups.wake();
-        (orphan, observed)
-    }
-}
-
-impl fmt::Debug for Link {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Link").field("key", &self.key).finish()
-    }
-}
-
-/// Sends `link`'s done signal (for a child with no observer) and runs the
-/// orphan continuations this completes.
-pub(crate) fn finish_chain(link: Link) {
-    run_orphans(link.done_with(|| ()).0);
-}
-
-/// Runs orphan continuations in a loop: each finishes one dropped task and
-/// returns its parent's, if that was the parent's last child (G9: a chain of
-/// dropped wrappers 100,000 deep unwinds here without recursion).
-pub(crate) fn run_orphans(mut next: Option<Orphan>) {
-    while let Some(Orphan(finish)) = next.take() {
-        next = finish();
-    }
-}
