@@ -498,7 +498,7 @@
 //! [`TaskTracker`]: https://docs.rs/tokio-util/0.7/tokio_util/task/task_tracker/struct.TaskTracker.html
 //! [`CancellationToken`]: https://docs.rs/tokio-util/0.7/tokio_util/sync/struct.CancellationToken.html
 #![forbid(unsafe_code)]
-// Without the `tokio` feature no deadline can be made (grace.rs): the timed
+// Without the `tokio` feature no deadline can be made (tree/grace.rs): the timed
 // paths of the tree compile but are unreachable.
 #![cfg_attr(not(feature = "tokio"), allow(dead_code, unreachable_code))]
 #![deny(clippy::disallowed_types)]
@@ -508,7 +508,6 @@
 mod error;
 #[cfg(feature = "tokio")]
 mod executor;
-mod grace;
 mod handle;
 mod loom;
 pub mod remote_scope;

@@ -187,7 +187,7 @@ fn pass_on_signal(
         Signal::Run => {}
         Signal::Stop => {
             // Asked to stop gracefully: the body sees it through its
-            // spawner, and the request goes on to the children (grace.rs).
+            // spawner, and the request goes on to the children (tree/grace.rs).
             let deadline = link.node.stop_deadline(link.key);
             *parent_stopped = true;
             Node::request_stop(node, deadline).wake();

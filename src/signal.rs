@@ -233,7 +233,7 @@ impl CancelSender {
     /// whose timer measures it.
     #[cfg(feature = "tokio")]
     fn timed(&self) -> Result<Option<(&SlotRef, tokio::runtime::Handle)>, crate::TimerError> {
-        let timer = crate::grace::current_timer()?;
+        let timer = crate::tree::grace::current_timer()?;
         Ok(self.slot.as_ref().map(|slot| (slot, timer)))
     }
 }
@@ -278,7 +278,7 @@ impl CancelSender {
     /// ```
     pub fn cancel_with_grace(&self, grace: std::time::Duration) -> Result<(), crate::TimerError> {
         if let Some((slot, timer)) = self.timed()? {
-            let deadline = crate::grace::Deadline::after_current(grace, timer);
+            let deadline = crate::tree::grace::Deadline::after_current(grace, timer);
             Node::cancel_gracefully(&slot.node, slot.key, deadline);
         }
         Ok(())
@@ -310,7 +310,7 @@ impl CancelSender {
     /// ```
     pub fn set_deadline(&self, deadline: tokio::time::Instant) -> Result<(), crate::TimerError> {
         if let Some((slot, timer)) = self.timed()? {
-            let deadline = crate::grace::Deadline::at(deadline, timer);
+            let deadline = crate::tree::grace::Deadline::at(deadline, timer);
             let passed = deadline.has_passed();
             Node::set_deadline(&slot.node, slot.key, deadline, passed);
         }
@@ -339,7 +339,7 @@ impl CancelSender {
     /// ```
     pub fn set_timeout(&self, timeout: std::time::Duration) -> Result<(), crate::TimerError> {
         if let Some((slot, timer)) = self.timed()? {
-            let deadline = crate::grace::Deadline::after_current(timeout, timer);
+            let deadline = crate::tree::grace::Deadline::after_current(timeout, timer);
             Node::set_deadline(&slot.node, slot.key, deadline, timeout.is_zero());
         }
         Ok(())
@@ -710,7 +710,7 @@ pub(crate) enum Outcome<T> {
     Completed(T),
     /// It was dropped before completing.
     Cancelled,
-    /// It was cancelled by its deadline (grace.rs).
+    /// It was cancelled by its deadline (tree/grace.rs).
     DeadlineExceeded,
     /// Polling or dropping it panicked.
     Panicked(Box<dyn Any + Send + 'static>),

@@ -1,5 +1,5 @@
 //! Graceful stops, grace periods and `CancellationToken` interop, on
-//! [`ScopedSpawner`]. The mechanism is in `grace.rs` and `tree.rs`.
+//! [`ScopedSpawner`]. The mechanism is in `tree/grace.rs` and `tree.rs`.
 
 use std::fmt;
 use std::future::Future;
@@ -158,7 +158,7 @@ where
         &self,
         grace: std::time::Duration,
     ) -> Result<crate::Shutdown, crate::TimerError> {
-        let deadline = crate::grace::Deadline::after(grace, self.timer()?);
+        let deadline = crate::tree::grace::Deadline::after(grace, self.timer()?);
         Node::close_gracefully(self.as_raw_node(), deadline).wake();
         Ok(crate::Shutdown::new(self.as_raw_node().clone()))
     }
@@ -228,8 +228,8 @@ where
     /// executor's, if it is tokio's, or the current one.
     fn timer(&self) -> Result<tokio::runtime::Handle, crate::TimerError> {
         match (self.executor() as &dyn std::any::Any).downcast_ref::<crate::TokioSpawner>() {
-            Some(tokio) => crate::grace::check_timer(tokio.handle().clone()),
-            None => crate::grace::current_timer(),
+            Some(tokio) => crate::tree::grace::check_timer(tokio.handle().clone()),
+            None => crate::tree::grace::current_timer(),
         }
     }
 }

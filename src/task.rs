@@ -19,7 +19,7 @@ use crate::tree::{
 
 /// What a running task has done so far: whether its waker is stored in its
 /// slot (it is not on the first poll, so a future that completes at once
-/// costs one lock), and whether a stop request (grace.rs) has been passed on
+/// costs one lock), and whether a stop request (tree/grace.rs) has been passed on
 /// to its own scope. An enum rather than two `bool`s: one byte, with a niche
 /// left for `Phase`'s tag, so that the wrapper stays small (tests/size.rs).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -584,7 +584,7 @@ where
                         Signal::Stop => {
                             // A graceful cancel: the task's own scope, and so
                             // its children, are asked to stop too; the future
-                            // runs on until the cancel (grace.rs).
+                            // runs on until the cancel (tree/grace.rs).
                             *seen = seen.with_stop_seen();
                             if let Some(scope) = this.scope.get() {
                                 let deadline = parent.stop_deadline(key);

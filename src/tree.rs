@@ -47,7 +47,7 @@
 //!   (cancel sender, cancel receiver, done receiver) refers to it
 //!   (`refs == 0`), so a key is never reused while anyone can still name it
 //!   (no ABA: a stale view cannot cancel a later child). A timer entry
-//!   (grace.rs) names a slot without a view: it is removed when the slot's
+//!   (tree/grace.rs) names a slot without a view: it is removed when the slot's
 //!   done signal unlinks it (`Link::done_with`), before the slot can go.
 //!   Serves G3, G4. Models: `i5_no_key_reuse.rs`, `g4_exactly_once.rs`.
 //! - **I6** A slot's [`State`] only moves forward (Running, Stopping,
@@ -173,12 +173,15 @@ use std::task::{Poll, Waker};
 use slab::Slab;
 
 use crate::error::SpawnError;
-use crate::grace::{Action, Deadline, GraceState, Later};
+
 use crate::loom::{Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
 
 mod slots;
 
 use slots::{SlotMut, Slots};
+
+pub(crate) mod grace;
+use grace::{arm_locked, Action, Deadline, GraceState, Later};
 
 mod done;
 pub(crate) use done::{
@@ -273,7 +276,7 @@ struct Children {
     /// entry each (the future keeps its key). Boxed on first use.
     stop_waiters: StopWaiters,
     /// Grace periods, deadlines, the scope's timer entries and the state of
-    /// its timer task, and its cancellation token (grace.rs; empty without
+    /// its timer task, and its cancellation token (tree/grace.rs; empty without
     /// the `tokio` feature).
     grace: GraceState,
     /// The owner task's slot in its own parent, if this is a task's scope:
@@ -310,7 +313,7 @@ enum State {
     Running,
     /// Asked to stop (a graceful cancel's stop request, or its scope's): the
     /// task passes the request on to its own scope and runs on until the
-    /// cancel, which a timer entry (grace.rs) or the caller sends.
+    /// cancel, which a timer entry (tree/grace.rs) or the caller sends.
     Stopping,
     /// Cancelled: the task's phase 1 ends at its next poll. `expired` if by
     /// the task's deadline.
@@ -473,7 +476,7 @@ enum How {
 pub(crate) struct Wakeups {
     first: Option<Waker>,
     rest: Vec<Waker>,
-    /// Timer tasks to spawn and tokens to cancel (grace.rs).
+    /// Timer tasks to spawn and tokens to cancel (tree/grace.rs).
     later: Later,
 }
 
@@ -860,7 +863,7 @@ impl Node {
     }
 
     /// Cancels the task of slot `key` gracefully: a stop request now, the
-    /// cancel at `deadline` (grace.rs).
+    /// cancel at `deadline` (tree/grace.rs).
     pub(crate) fn cancel_gracefully(this: &Arc<Self>, key: usize, deadline: Deadline) {
         Self::cancel_how(this, key, How::Grace(deadline));
     }
@@ -1053,48 +1056,6 @@ impl Node {
         token
     }
 
-    /// The scope's timer task (grace.rs, `Driver`) is polled at `now`:
-    /// fires every entry that is due, in one critical section, then returns
-    /// the deadline of the next one (with `waker` stored, to be woken if an
-    /// earlier one is armed), or `None` if none is left and the task ends.
-    /// The cancelled tasks are woken after the lock is released (I3).
-    #[cfg(feature = "tokio")]
-    pub(crate) fn poll_timers(
-        this: &Arc<Self>,
-        now: tokio::time::Instant,
-        waker: &Waker,
-    ) -> Option<tokio::time::Instant> {
-        let mut wakeups = Wakeups::default();
-        let mut guard = this.children.lock();
-        let children = &mut *guard;
-        while let Some(action) = children.grace.pop_due(Some(now)) {
-            fire_locked(this, children, action, &mut wakeups);
-        }
-        let (next, replaced) = children.grace.driver_sleep(waker);
-        drop(guard);
-        drop(replaced);
-        wakeups.wake();
-        next
-    }
-
-    /// The scope's timer task was dropped unfinished (its runtime shut
-    /// down): every entry fires now, rather than never.
-    #[cfg(feature = "tokio")]
-    pub(crate) fn timers_dropped(this: &Arc<Self>) {
-        let mut wakeups = Wakeups::default();
-        let mut guard = this.children.lock();
-        let children = &mut *guard;
-        let (was_driver, stale) = children.grace.driver_gone();
-        if was_driver {
-            while let Some(action) = children.grace.pop_due(None) {
-                fire_locked(this, children, action, &mut wakeups);
-            }
-        }
-        drop(guard);
-        drop(stale);
-        wakeups.wake();
-    }
-
     /// Whether the scope has been closed and every child has sent its done
     /// signal.
     pub(crate) fn is_terminated(&self) -> bool {
@@ -1272,7 +1233,7 @@ fn cancel_locked(
 }
 
 /// [`cancel_locked`] of a slot in `state`, Running or Stopping. A graceful
-/// cancel asks the task to stop now, and arms a timer entry (grace.rs; it
+/// cancel asks the task to stop now, and arms a timer entry (tree/grace.rs; it
 /// names the slot until the slot's done signal, I5) that cancels it at the
 /// deadline. Out of line, so that `cancel_locked` inlines.
 #[inline(never)]
@@ -1368,33 +1329,6 @@ fn stop_children_locked(node: &Node, children: &mut Children, wakeups: &mut Wake
             wakeups.extend(slot.stop(&node.unsettled));
         }
     });
-}
-
-/// Arms a timer entry that runs `action` at `deadline` (grace.rs): the
-/// scope's timer task is spawned, or woken to sleep less, after the lock
-/// (I3).
-fn arm_locked(
-    node: &Arc<Node>,
-    children: &mut Children,
-    deadline: Deadline,
-    action: Action,
-    wakeups: &mut Wakeups,
-) {
-    let waker = children
-        .grace
-        .arm(deadline, action, node, &mut wakeups.later);
-    wakeups.extend(waker);
-}
-
-/// Runs a timer entry's action under the lock: the cancel proper of a
-/// graceful cancel, a deadline's cancel, or the end of a graceful close.
-#[cfg(feature = "tokio")]
-fn fire_locked(node: &Arc<Node>, children: &mut Children, action: Action, wakeups: &mut Wakeups) {
-    match action {
-        Action::CloseNow => close_locked(node, children, Close::Now, wakeups),
-        Action::CancelNow(key) => cancel_locked(node, children, key, How::Now, wakeups),
-        Action::Expire(key) => cancel_locked(node, children, key, How::Expire, wakeups),
-    }
 }
 
 /// Marks the scope as asked to stop, under its lock: its stop waiters and

@@ -17,11 +17,105 @@
 //! Timers are tokio's (feature `tokio`). Without that feature a [`Deadline`]
 //! cannot be made (it is an empty enum), every cancel is immediate, and the
 //! types here compile to nothing.
+//!
+//! The whole timer protocol is in this file: the scope's queue of entries
+//! (`Timers`, in `GraceState`), its driver task (`Driver`), and the tree's
+//! side (below the re-exports): entries are armed ([`arm_locked`]) and fired
+//! (`fire_locked`, from `Node::poll_timers` and `Node::timers_dropped`)
+//! under the scope's node lock, the one lock they take (tree.rs, I2); the
+//! driver task is spawned or woken, and the cancelled tasks are woken, after
+//! it is released (I3).
 
 #[cfg(feature = "tokio")]
 pub(crate) use imp::*;
 #[cfg(not(feature = "tokio"))]
 pub(crate) use none::*;
+
+// ---------------------------------------------------------------------------
+// The tree's side: a scope's timer entries fire under the scope's lock, and
+// are armed there (I3: the timer task is spawned or woken after it).
+
+#[cfg(feature = "tokio")]
+use super::{cancel_locked, close_locked, Close, How};
+use super::{Children, Node, Wakeups};
+use crate::loom::Arc;
+
+#[cfg(feature = "tokio")]
+impl Node {
+    /// The scope's timer task (`Driver`, below) is polled at `now`:
+    /// fires every entry that is due, in one critical section, then returns
+    /// the deadline of the next one (with `waker` stored, to be woken if an
+    /// earlier one is armed), or `None` if none is left and the task ends.
+    /// The cancelled tasks are woken after the lock is released (I3).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn poll_timers(
+        this: &Arc<Self>,
+        now: tokio::time::Instant,
+        waker: &std::task::Waker,
+    ) -> Option<tokio::time::Instant> {
+        let mut wakeups = Wakeups::default();
+        let mut guard = this.children.lock();
+        let children = &mut *guard;
+        while let Some(action) = children.grace.pop_due(Some(now)) {
+            fire_locked(this, children, action, &mut wakeups);
+        }
+        let (next, replaced) = children.grace.driver_sleep(waker);
+        drop(guard);
+        drop(replaced);
+        wakeups.wake();
+        next
+    }
+
+    /// The scope's timer task was dropped unfinished (its runtime shut
+    /// down): every entry fires now, rather than never.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn timers_dropped(this: &Arc<Self>) {
+        let mut wakeups = Wakeups::default();
+        let mut guard = this.children.lock();
+        let children = &mut *guard;
+        let (was_driver, stale) = children.grace.driver_gone();
+        if was_driver {
+            while let Some(action) = children.grace.pop_due(None) {
+                fire_locked(this, children, action, &mut wakeups);
+            }
+        }
+        drop(guard);
+        drop(stale);
+        wakeups.wake();
+    }
+}
+
+/// Arms a timer entry that runs `action` at `deadline`: the
+/// scope's timer task is spawned, or woken to sleep less, after the lock
+/// (I3).
+pub(super) fn arm_locked(
+    node: &Arc<Node>,
+    children: &mut Children,
+    deadline: Deadline,
+    action: Action,
+    wakeups: &mut Wakeups,
+) {
+    let waker = children
+        .grace
+        .arm(deadline, action, node, &mut wakeups.later);
+    wakeups.extend(waker);
+}
+
+/// Runs a timer entry's action under the lock: the cancel proper of a
+/// graceful cancel, a deadline's cancel, or the end of a graceful close.
+#[cfg(feature = "tokio")]
+pub(super) fn fire_locked(
+    node: &Arc<Node>,
+    children: &mut Children,
+    action: Action,
+    wakeups: &mut Wakeups,
+) {
+    match action {
+        Action::CloseNow => close_locked(node, children, Close::Now, wakeups),
+        Action::CancelNow(key) => cancel_locked(node, children, key, How::Now, wakeups),
+        Action::Expire(key) => cancel_locked(node, children, key, How::Expire, wakeups),
+    }
+}
 
 #[cfg(feature = "tokio")]
 mod imp {
