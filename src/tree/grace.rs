@@ -117,6 +117,18 @@ pub(super) fn fire_locked(
     }
 }
 
+/// What a timer entry does when its deadline passes (with or without the
+/// `tokio` feature: without it no entry is ever armed).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Action {
+    /// Cancel every child of the node (the end of a graceful close).
+    CloseNow,
+    /// Cancel the child in slot `key` (the end of its grace period).
+    CancelNow(usize),
+    /// Cancel the child in slot `key` as having missed its deadline.
+    Expire(usize),
+}
+
 #[cfg(feature = "tokio")]
 mod imp {
     use std::cmp::Reverse;
@@ -133,6 +145,7 @@ mod imp {
     use tokio::time::{Instant, Sleep};
     use tokio_util::sync::CancellationToken;
 
+    use super::Action;
     use crate::loom::Arc;
     use crate::tree::Node;
     use crate::TimerError;
@@ -342,17 +355,6 @@ mod imp {
         pub(crate) fn take_token(&mut self) -> Option<CancellationToken> {
             self.0.as_mut().and_then(|grace| grace.token.clone())
         }
-    }
-
-    /// What a timer entry does when its deadline passes.
-    #[derive(Clone, Copy, Debug)]
-    pub(crate) enum Action {
-        /// Cancel every child of the node (the end of a graceful close).
-        CloseNow,
-        /// Cancel the child in slot `key` (the end of its grace period).
-        CancelNow(usize),
-        /// Cancel the child in slot `key` as having missed its deadline.
-        Expire(usize),
     }
 
     /// A scope's pending timer entries and the state of its one driver task
@@ -739,6 +741,8 @@ mod imp {
 
 #[cfg(not(feature = "tokio"))]
 mod none {
+    use super::Action;
+
     /// No deadline can be made without a timer: every cancel is immediate.
     #[derive(Clone, Debug)]
     pub(crate) enum Deadline {}
@@ -788,13 +792,6 @@ mod none {
         ) -> Option<std::task::Waker> {
             match deadline {}
         }
-    }
-
-    #[derive(Clone, Copy, Debug)]
-    pub(crate) enum Action {
-        CloseNow,
-        CancelNow(usize),
-        Expire(usize),
     }
 
     #[derive(Default)]
