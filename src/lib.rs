@@ -505,6 +505,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
+mod dump;
 mod error;
 #[cfg(feature = "tokio")]
 mod executor;
@@ -520,6 +521,7 @@ mod task;
 pub mod tower;
 mod tree;
 
+pub use dump::{DumpedTask, Named, TaskDump, TaskState};
 pub use error::{SpawnError, TimerError};
 #[cfg(feature = "tokio")]
 pub use executor::TokioSpawner;

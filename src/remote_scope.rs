@@ -253,7 +253,12 @@ impl RemoteScope {
         // The task reads the cancel flag through its link; the receiver's
         // reference to the slot is not needed any more.
         drop(cancel_receiver);
-        ScopedTask::new(done_sender.into_link(), self.node.take(), fut, done)
+        let link = done_sender.into_link();
+        if let Some(node) = &self.node {
+            // A task dump of the parent shows this scope's children under it.
+            Node::link_scope(&link, node);
+        }
+        ScopedTask::new(link, self.node.take(), fut, done)
     }
 }
 

@@ -259,6 +259,10 @@ where
         None => None,
     };
     let node = Node::new_task();
+    if let Some(link) = &link {
+        // A task dump of the parent shows the block's children under it.
+        Node::link_scope(link, &node);
+    }
     node.set_fail_fast(policy == FailurePolicy::FailFast);
     let spawner = ScopedSpawner::from_parts(executor, RemoteSpawner::from_node(node.clone()));
     let node_for_block = node;
@@ -737,11 +741,13 @@ where
     {
         let node = self.spawner.as_raw().node.clone();
         self.spawner
-            .spawn_handled(Absent, move |_, shared: &Arc<Shared<_>>, key| ReportErr {
-                fut: Some(fut),
-                node,
-                key,
-                shared: shared.clone(),
+            .spawn_handled(Absent, None, move |_, shared: &Arc<Shared<_>>, key| {
+                ReportErr {
+                    fut: Some(fut),
+                    node,
+                    key,
+                    shared: shared.clone(),
+                }
             })
     }
 }

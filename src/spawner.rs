@@ -8,6 +8,7 @@ use std::task::{Context, Poll, Waker};
 
 use futures_task::{FutureObj, Spawn};
 
+use crate::dump::Label;
 use crate::loom::Arc;
 use crate::remote_scope::RemoteSpawner;
 use crate::signal::{CancelSender, DoneReceiver, Outcome, ParentSignals};
@@ -397,7 +398,43 @@ where
         Fut: Future + Send + 'static,
         Fut::Output: Send + 'static,
     {
-        self.spawn_returned::<_, _, _, _, Absent>(Absent, |_| fut)
+        self.spawn_returned::<_, _, _, _, Absent>(Absent, None, |_| fut)
+    }
+
+    /// `ScopedSpawn::spawn` and `spawn_with_signal`, with `views`
+    /// references for the caller's signals and an optional label
+    /// ([`Named`](crate::Named)); returns the child's slot key.
+    pub(crate) fn spawn_scoped<Fut, Fun, Done>(
+        &self,
+        fun: Fun,
+        done: Done,
+        views: u32,
+        label: Option<Label>,
+    ) -> Result<usize, SpawnError>
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+        Fun: FnOnce(Self) -> Fut,
+        Done: FnOnce() + Send + 'static,
+    {
+        let make =
+            |child: Option<Self>, _key| fun(child.expect("a spawner for a child with a scope"));
+        self.spawn_child(make, None, done, Absent, views, label)
+    }
+
+    /// `ScopedSpawn::spawn_task_with`, with an optional label.
+    pub(crate) fn spawn_task_scoped<Fut, Fun>(
+        &self,
+        fun: Fun,
+        label: Option<Label>,
+    ) -> Result<TaskHandle<Fut::Output>, SpawnError>
+    where
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+        Fun: FnOnce(Self) -> Fut,
+    {
+        self.spawn_returned::<_, _, _, _, Option<_>>(None, label, |child: Option<Self>| {
+            fun(child.expect("a spawner for a child with a scope"))
+        })
     }
 
     /// Spawns a child whose outcome a [`TaskHandle`] takes (`spawn_task`,
@@ -413,6 +450,7 @@ where
     pub(crate) fn spawn_returned<T, Fut, Make, Sc, K>(
         &self,
         scope: Sc,
+        label: Option<Label>,
         make: Make,
     ) -> Result<TaskHandle<T>, SpawnError>
     where
@@ -429,15 +467,15 @@ where
             let make = |child, _key| make(child);
             let (key, joined) = if keeps_memo::<Fut>() {
                 let spawn = |task: Task<_, _, _, _, Option<Waker>>| Ok(tokio.spawn_joined(task));
-                self.spawn_child_then(make, scope, || (), Returned::<K>::new(), 1, spawn)?
+                self.spawn_child_then(make, scope, || (), Returned::<K>::new(), 1, label, spawn)?
             } else {
                 let spawn = |task: Task<_, _, _, _, Absent>| Ok(tokio.spawn_joined(task));
-                self.spawn_child_then(make, scope, || (), Returned::<K>::new(), 1, spawn)?
+                self.spawn_child_then(make, scope, || (), Returned::<K>::new(), 1, label, spawn)?
             };
             let sender = CancelSender::new(self.raw.node.clone(), key);
             return Ok(TaskHandle::joined(sender, joined));
         }
-        self.spawn_handled(scope, |child, _, _| make(child))
+        self.spawn_handled(scope, label, |child, _, _| make(child))
     }
 
     /// Spawns a child whose outcome a [`TaskHandle`] takes through a done
@@ -447,6 +485,7 @@ where
     pub(crate) fn spawn_handled<T, Fut, Make, Sc>(
         &self,
         scope: Sc,
+        label: Option<Label>,
         make: Make,
     ) -> Result<TaskHandle<T>, SpawnError>
     where
@@ -457,7 +496,7 @@ where
     {
         let shared = Arc::new(Shared::new());
         let make = |child, key| make(child, &shared, key);
-        let key = self.spawn_child(make, scope, || (), Some(shared.clone()), 1)?;
+        let key = self.spawn_child(make, scope, || (), Some(shared.clone()), 1, label)?;
         let sender = CancelSender::new(self.raw.node.clone(), key);
         Ok(TaskHandle::new(sender, shared))
     }
@@ -626,6 +665,7 @@ where
         done: Done,
         observer: Ob,
         views: u32,
+        label: Option<Label>,
     ) -> Result<usize, SpawnError>
     where
         T: Send + 'static,
@@ -641,11 +681,11 @@ where
             let spawn = |task: Task<_, _, _, _, Option<Waker>>| {
                 self.spawn_plain(task).map_err(SpawnError::from)
             };
-            self.spawn_child_then(make, scope, done, observer, views, spawn)
+            self.spawn_child_then(make, scope, done, observer, views, label, spawn)
         } else {
             let spawn =
                 |task: Task<_, _, _, _, Absent>| self.spawn_plain(task).map_err(SpawnError::from);
-            self.spawn_child_then(make, scope, done, observer, views, spawn)
+            self.spawn_child_then(make, scope, done, observer, views, label, spawn)
         };
         spawned.map(|(key, ())| key)
     }
@@ -655,6 +695,8 @@ where
     /// returned too (tokio's `JoinHandle`, for [`Returned`](crate::task::Returned)).
     /// If `spawn` fails, it has dropped the wrapper, whose drop ends the
     /// child (G4).
+    // The one path of every spawn: each argument is one part of the child.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn spawn_child_then<T, Fut, Make, Done, Sc, Ob, R, M>(
         &self,
         make: Make,
@@ -662,6 +704,7 @@ where
         done: Done,
         observer: Ob,
         views: u32,
+        label: Option<Label>,
         spawn: impl FnOnce(Task<Fut, Done, Sc, Ob, M>) -> Result<R, SpawnError>,
     ) -> Result<(usize, R), SpawnError>
     where
@@ -676,6 +719,10 @@ where
         debug_assert!(scope.get().is_none(), "the scope is made here");
         let link = Node::register(&self.raw.node, views)?;
         let key = link.key;
+        if let Some(label) = label {
+            // Before the executor has the task: it cannot be done yet.
+            self.raw.node.set_label(key, Arc::new(label));
+        }
         // The caller's views are made only once the spawn succeeded; if
         // `make` panics or the executor refuses, their references are
         // released here (I5).
@@ -714,7 +761,7 @@ where
 
     /// The parent's signals of the child in slot `key`, registered with two
     /// views.
-    fn signals(&self, key: usize) -> ParentSignals {
+    pub(crate) fn signals(&self, key: usize) -> ParentSignals {
         ParentSignals {
             cancel_sender: CancelSender::new(self.raw.node.clone(), key),
             done_receiver: DoneReceiver::new(self.raw.node.clone(), key),
@@ -854,9 +901,7 @@ where
         Fun: FnOnce(Self) -> Fut,
         Done: FnOnce() + Send + 'static,
     {
-        let make =
-            |child: Option<Self>, _key| fun(child.expect("a spawner for a child with a scope"));
-        self.spawn_child(make, None, done, Absent, 0).map(drop)
+        self.spawn_scoped(fun, done, 0, None).map(drop)
     }
 
     fn spawn_with_signal<Fut, Fun, Done>(
@@ -869,9 +914,7 @@ where
         Fun: FnOnce(Self) -> Fut,
         Done: FnOnce() + Send + 'static,
     {
-        let make =
-            |child: Option<Self>, _key| fun(child.expect("a spawner for a child with a scope"));
-        let key = self.spawn_child(make, None, done, Absent, 2)?;
+        let key = self.spawn_scoped(fun, done, 2, None)?;
         Ok(self.signals(key))
     }
 
@@ -880,7 +923,7 @@ where
         Fut: Future<Output = ()> + Send + 'static,
         Done: FnOnce() + Send + 'static,
     {
-        self.spawn_child(|_, _| fut, Absent, done, Absent, 0)
+        self.spawn_child(|_, _| fut, Absent, done, Absent, 0, None)
             .map(drop)
     }
 
@@ -893,7 +936,7 @@ where
         Fut: Future<Output = ()> + Send + 'static,
         Done: FnOnce() + Send + 'static,
     {
-        let key = self.spawn_child(|_, _| fut, Absent, done, Absent, 2)?;
+        let key = self.spawn_child(|_, _| fut, Absent, done, Absent, 2, None)?;
         Ok(self.signals(key))
     }
 
@@ -911,9 +954,7 @@ where
         Fut::Output: Send + 'static,
         Fun: FnOnce(Self) -> Fut,
     {
-        self.spawn_returned::<_, _, _, _, Option<_>>(None, |child: Option<Self>| {
-            fun(child.expect("a spawner for a child with a scope"))
-        })
+        self.spawn_task_scoped(fun, None)
     }
 
     fn as_raw(&self) -> &RemoteSpawner {

@@ -172,6 +172,7 @@ use std::task::{Poll, Waker};
 
 use slab::Slab;
 
+use crate::dump::{Label, TaskState};
 use crate::error::SpawnError;
 
 use crate::loom::{Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
@@ -279,6 +280,9 @@ struct Children {
     /// its timer task, and its cancellation token (tree/grace.rs; empty without
     /// the `tokio` feature).
     grace: GraceState,
+    /// What a task dump reads beyond the slots, by slot key: the names
+    /// given at spawn and the children's own scopes (dump.rs).
+    extras: Extras,
     /// The owner task's slot in its own parent, if this is a task's scope:
     /// a fail-fast failure cancels the owner too (I7). It holds no view of
     /// that slot: a failure is reported by a child that is still live, and
@@ -638,6 +642,7 @@ impl Node {
                 stop: false,
                 stop_waiters: StopWaiters::default(),
                 grace: GraceState::default(),
+                extras: Extras::default(),
                 owner: None,
             }),
             root,
@@ -664,7 +669,56 @@ impl Node {
     pub(crate) fn new_owned(owner: &Link) -> Arc<Self> {
         let node = Self::new(false);
         node.children.lock().owner = Some((owner.node.clone(), owner.key));
+        Node::link_scope(owner, &node);
         node
+    }
+
+    /// Records `scope` as the scope of the child behind `link`, for task
+    /// dumps to walk down to (`Children::extras`). Kept until the child's
+    /// done signal.
+    pub(crate) fn link_scope(link: &Link, scope: &Arc<Node>) {
+        let mut children = link.node.children.lock();
+        children.extras.get(link.key).scope = Some(scope.clone());
+    }
+
+    /// Records the name and spawn location of the child in slot `key`,
+    /// before its task is handed to the executor (dump.rs). Kept until its
+    /// done signal.
+    pub(crate) fn set_label(&self, key: usize, label: Arc<Label>) {
+        let mut children = self.children.lock();
+        children.extras.get(key).label = Some(label);
+    }
+
+    /// What a task dump reads of this scope (dump.rs), under its lock
+    /// once: whether it is closed, its live children, and each of them in
+    /// key order with its state, label and scope. The scopes' `Arc`s are
+    /// dropped by the caller, after the lock.
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        let children = self.children.lock();
+        let mut tasks = Vec::with_capacity(children.live);
+        children.slots.for_each_state(|key, state| {
+            let state = match state {
+                State::Running => TaskState::Running,
+                State::Stopping => TaskState::StopRequested,
+                State::Cancelled { expired } => TaskState::Cancelled {
+                    deadline_passed: expired,
+                },
+                // Done: no longer in the tree, only named by views.
+                State::Done { .. } => return,
+            };
+            let extra = children.extras.peek(key);
+            tasks.push(SlotSnapshot {
+                key,
+                state,
+                label: extra.and_then(|extra| extra.label.clone()),
+                scope: extra.and_then(|extra| extra.scope.clone()),
+            });
+        });
+        Snapshot {
+            closed: children.closed,
+            live: children.live,
+            tasks,
+        }
     }
 
     /// A new handle to a root node (G8). No-op for task nodes.
@@ -1458,6 +1512,63 @@ impl Foreign {
             }
         }
     }
+}
+
+/// What a task dump reads of a scope's children beyond their slots
+/// (`Children::extras`), by slot key: names given at spawn
+/// (`ScopedSpawner::named`) and the children's own scopes. An entry is
+/// made by `Node::set_label` or `Node::link_scope` and removed by the
+/// child's done signal (`Link::done_with`), before its key can be reused
+/// (I5). Boxed on first use, as `Foreign` is: a scope of unnamed leaves
+/// never allocates it, and its done signals check one pointer.
+#[derive(Default)]
+#[allow(clippy::box_collection)]
+struct Extras(Option<Box<HashMap<usize, Extra>>>);
+
+/// One child's entry in [`Extras`].
+#[derive(Default)]
+pub(crate) struct Extra {
+    label: Option<Arc<Label>>,
+    /// A strong reference: the child's scope also holds its parent (its
+    /// owner link), and the cycle ends at the child's done signal, which
+    /// removes this entry.
+    scope: Option<Arc<Node>>,
+}
+
+impl Extras {
+    /// Slot `key`'s entry, made if missing.
+    fn get(&mut self, key: usize) -> &mut Extra {
+        self.0
+            .get_or_insert_with(Box::default)
+            .entry(key)
+            .or_default()
+    }
+
+    fn peek(&self, key: usize) -> Option<&Extra> {
+        self.0.as_ref()?.get(&key)
+    }
+
+    /// Removes slot `key`'s entry: to be dropped after the lock (it may
+    /// hold the last reference to the child's scope).
+    #[inline]
+    fn remove(&mut self, key: usize) -> Option<Extra> {
+        self.0.as_mut()?.remove(&key)
+    }
+}
+
+/// A scope as a task dump reads it ([`Node::snapshot`]).
+pub(crate) struct Snapshot {
+    pub(crate) closed: bool,
+    pub(crate) live: usize,
+    pub(crate) tasks: Vec<SlotSnapshot>,
+}
+
+/// One linked child in a [`Snapshot`].
+pub(crate) struct SlotSnapshot {
+    pub(crate) key: usize,
+    pub(crate) state: TaskState,
+    pub(crate) label: Option<Arc<Label>>,
+    pub(crate) scope: Option<Arc<Node>>,
 }
 
 /// The wakers of a scope's `StopRequested` futures and token watchers

@@ -63,6 +63,7 @@ impl Link {
         children_ref.foreign.take(Some(self.key), &mut wakeups);
         wakeups.extend(children_ref.grace.forget_slot(self.key));
         children_ref.live -= 1;
+        let extra = children_ref.extras.remove(self.key);
         let orphan = if children_ref.live == 0 {
             wakeups.extend(children_ref.grace.forget_close());
             wakeups.append(&mut children_ref.waiters);
@@ -75,6 +76,7 @@ impl Link {
         drop(children);
         drop(stale_waker);
         drop(removed);
+        drop(extra);
         wakeups.wake();
         (orphan, observed)
     }

@@ -428,6 +428,25 @@ impl<const LIMIT: usize> Slots<LIMIT> {
     }
 }
 
+impl<const LIMIT: usize> Slots<LIMIT> {
+    /// Calls `f` with the key and state of every occupied slot, in key
+    /// order (a task dump, `Node::snapshot`).
+    pub(super) fn for_each_state(&self, mut f: impl FnMut(usize, State)) {
+        for (page_index, page) in std::iter::once(&self.head).chain(&self.more).enumerate() {
+            for (group_index, group) in page.groups.iter().enumerate() {
+                for (lane, &meta) in group.meta.iter().enumerate() {
+                    if meta & STATE_MASK != VACANT {
+                        f(
+                            page_start(page_index) + group_index * LANES + lane,
+                            decode(meta),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl<'a> std::ops::Deref for Entry<'a> {
     type Target = SlotMut<'a>;
 

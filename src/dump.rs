@@ -1,0 +1,655 @@
+//! Seeing the tree: names given at spawn ([`ScopedSpawner::named`]) and a
+//! live snapshot of a spawner's subtree ([`ScopedSpawner::dump`]).
+//!
+//! A name costs only the tasks that carry one: it lives beside its task's
+//! slot, in its scope's table of extras (tree.rs, `Extras`), which a scope
+//! of unnamed leaves never allocates. A dump reads one scope at a time,
+//! each under that scope's lock once, and never holds two locks (I2).
+
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::time::{Duration, Instant};
+
+use futures_task::Spawn;
+
+use crate::loom::Arc;
+use crate::signal::ParentSignals;
+use crate::task::Absent;
+use crate::tree::{SlotSnapshot, Snapshot};
+use crate::{ScopedSpawner, SpawnError, TaskHandle};
+
+/// What a named spawn records beside its task's slot.
+pub(crate) struct Label {
+    name: String,
+    location: &'static Location<'static>,
+    spawned: Instant,
+}
+
+/// A spawn with a name: the spawn methods of [`ScopedSpawn`](crate::ScopedSpawn),
+/// whose task a [`TaskDump`] shows with its name, the place in the source
+/// where [`ScopedSpawner::named`] was called, and its age.
+///
+/// Made by [`ScopedSpawner::named`]; each method spawns one task and
+/// consumes the `Named`. The child's own spawner (of `spawn`,
+/// `spawn_with_signal`, `spawn_task_with`) is a plain [`ScopedSpawner`]: a
+/// name is not inherited.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let root = tasktree::ScopedSpawner::tokio();
+/// let handle = root.named("answer").spawn_task(async { 42 }).unwrap();
+/// assert_eq!(handle.await.unwrap(), 42);
+/// # }
+/// ```
+#[must_use = "a `Named` spawns nothing until one of its spawn methods is called"]
+pub struct Named<'a, S> {
+    spawner: &'a ScopedSpawner<S>,
+    name: String,
+    location: &'static Location<'static>,
+}
+
+impl<S> fmt::Debug for Named<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Named")
+            .field("name", &self.name)
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> ScopedSpawner<S>
+where
+    S: Spawn + Clone + Send + Sync + 'static,
+{
+    /// Names the next task spawned through the returned [`Named`]; a
+    /// [`TaskDump`] shows it with that name, the place of this call in the
+    /// source, and its age.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// root.named("ticker")
+    ///     .spawn_future(std::future::pending(), || ())
+    ///     .unwrap();
+    /// let dump = root.dump();
+    /// assert_eq!(dump.tasks()[0].name(), Some("ticker"));
+    /// assert!(dump.tasks()[0].location().unwrap().file().ends_with(".rs"));
+    /// root.shutdown().await;
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn named(&self, name: impl Into<String>) -> Named<'_, S> {
+        Named {
+            spawner: self,
+            name: name.into(),
+            location: Location::caller(),
+        }
+    }
+
+    /// A snapshot of the live tasks under this spawner: every task that
+    /// has not yet sent its done signal, with its children, in spawn-slot
+    /// order.
+    ///
+    /// It reads one scope at a time, each under its lock once, so a spawn
+    /// or a termination waits for it at most that long, and a tree that
+    /// changes meanwhile is read part before and part after the change:
+    /// each task is listed under the parent it was read from, never
+    /// elsewhere. `Display` draws it as an indented tree.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tasktree::TaskState;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// root.named("server")
+    ///     .spawn(
+    ///         |spawner| async move {
+    ///             spawner.named("conn 1").spawn_future(std::future::pending(), || ()).unwrap();
+    ///             std::future::pending::<()>().await
+    ///         },
+    ///         || (),
+    ///     )
+    ///     .unwrap();
+    /// tokio::task::yield_now().await; // the server spawns its connection
+    ///
+    /// let dump = root.dump();
+    /// let [server, conn] = dump.tasks() else { panic!("{dump}") };
+    /// assert_eq!((server.name(), server.state()), (Some("server"), TaskState::Running));
+    /// assert_eq!((conn.name(), conn.parent()), (Some("conn 1"), Some(0)));
+    /// println!("{dump}");
+    /// root.shutdown().await;
+    /// # }
+    /// ```
+    pub fn dump(&self) -> TaskDump {
+        let now = Instant::now();
+        let mut tasks = Vec::new();
+        let mut stack = Vec::new();
+        push_children(&mut stack, self.as_raw_node().snapshot(), None, 0);
+        // Depth first, with a stack rather than recursion: a chain of
+        // nested tasks may be deeper than a thread's stack (G9).
+        while let Some(pending) = stack.pop() {
+            let Pending {
+                slot,
+                parent,
+                depth,
+                last,
+            } = pending;
+            let index = tasks.len();
+            let scope = slot.scope.as_ref().map(|scope| scope.snapshot());
+            let state = match &scope {
+                Some(scope) if scope.closed => TaskState::Ending {
+                    children: scope.live,
+                },
+                _ => slot.state,
+            };
+            tasks.push(DumpedTask {
+                key: slot.key,
+                parent,
+                depth,
+                last,
+                age: slot
+                    .label
+                    .as_ref()
+                    .map(|label| now.saturating_duration_since(label.spawned)),
+                label: slot.label,
+                state,
+            });
+            if let Some(scope) = scope {
+                push_children(&mut stack, scope, Some(index), depth + 1);
+            }
+        }
+        TaskDump { tasks }
+    }
+}
+
+/// A child read from its parent's scope, waiting to be listed.
+struct Pending {
+    slot: SlotSnapshot,
+    parent: Option<usize>,
+    depth: usize,
+    last: bool,
+}
+
+/// Pushes a scope's children so that the first is popped first.
+fn push_children(stack: &mut Vec<Pending>, scope: Snapshot, parent: Option<usize>, depth: usize) {
+    let count = scope.tasks.len();
+    for (i, slot) in scope.tasks.into_iter().enumerate().rev() {
+        stack.push(Pending {
+            slot,
+            parent,
+            depth,
+            last: i + 1 == count,
+        });
+    }
+}
+
+impl<'a, S> Named<'a, S>
+where
+    S: Spawn + Clone + Send + Sync + 'static,
+{
+    fn split(self) -> (&'a ScopedSpawner<S>, Option<Label>) {
+        let label = Label {
+            name: self.name,
+            location: self.location,
+            spawned: Instant::now(),
+        };
+        (self.spawner, Some(label))
+    }
+
+    /// [`ScopedSpawn::spawn`](crate::ScopedSpawn::spawn), named.
+    ///
+    /// # Errors
+    ///
+    /// As [`ScopedSpawn::spawn`](crate::ScopedSpawn::spawn).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// root.named("worker").spawn(|_spawner| async {}, || ()).unwrap();
+    /// root.shutdown().await;
+    /// # }
+    /// ```
+    pub fn spawn<Fut, Fun, Done>(self, fun: Fun, done: Done) -> Result<(), SpawnError>
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+        Fun: FnOnce(ScopedSpawner<S>) -> Fut,
+        Done: FnOnce() + Send + 'static,
+    {
+        let (spawner, label) = self.split();
+        spawner.spawn_scoped(fun, done, 0, label).map(drop)
+    }
+
+    /// [`ScopedSpawn::spawn_with_signal`](crate::ScopedSpawn::spawn_with_signal),
+    /// named.
+    ///
+    /// # Errors
+    ///
+    /// As [`ScopedSpawn::spawn`](crate::ScopedSpawn::spawn).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// let signals = root.named("worker").spawn_with_signal(|_spawner| async {}, || ()).unwrap();
+    /// signals.done_receiver.await;
+    /// # }
+    /// ```
+    pub fn spawn_with_signal<Fut, Fun, Done>(
+        self,
+        fun: Fun,
+        done: Done,
+    ) -> Result<ParentSignals, SpawnError>
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+        Fun: FnOnce(ScopedSpawner<S>) -> Fut,
+        Done: FnOnce() + Send + 'static,
+    {
+        let (spawner, label) = self.split();
+        let key = spawner.spawn_scoped(fun, done, 2, label)?;
+        Ok(spawner.signals(key))
+    }
+
+    /// [`ScopedSpawn::spawn_future`](crate::ScopedSpawn::spawn_future), named.
+    ///
+    /// # Errors
+    ///
+    /// As [`ScopedSpawn::spawn`](crate::ScopedSpawn::spawn).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// root.named("tick").spawn_future(async {}, || ()).unwrap();
+    /// root.shutdown().await;
+    /// # }
+    /// ```
+    pub fn spawn_future<Fut, Done>(self, fut: Fut, done: Done) -> Result<(), SpawnError>
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+        Done: FnOnce() + Send + 'static,
+    {
+        let (spawner, label) = self.split();
+        spawner
+            .spawn_child(|_, _| fut, Absent, done, Absent, 0, label)
+            .map(drop)
+    }
+
+    /// [`ScopedSpawn::spawn_future_with_signal`](crate::ScopedSpawn::spawn_future_with_signal),
+    /// named.
+    ///
+    /// # Errors
+    ///
+    /// As [`ScopedSpawn::spawn`](crate::ScopedSpawn::spawn).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// let signals = root.named("tick").spawn_future_with_signal(async {}, || ()).unwrap();
+    /// signals.done_receiver.await;
+    /// # }
+    /// ```
+    pub fn spawn_future_with_signal<Fut, Done>(
+        self,
+        fut: Fut,
+        done: Done,
+    ) -> Result<ParentSignals, SpawnError>
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+        Done: FnOnce() + Send + 'static,
+    {
+        let (spawner, label) = self.split();
+        let key = spawner.spawn_child(|_, _| fut, Absent, done, Absent, 2, label)?;
+        Ok(spawner.signals(key))
+    }
+
+    /// [`ScopedSpawn::spawn_task`](crate::ScopedSpawn::spawn_task), named.
+    ///
+    /// # Errors
+    ///
+    /// As [`ScopedSpawn::spawn_task`](crate::ScopedSpawn::spawn_task).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// let handle = root.named("sum").spawn_task(async { 1 + 2 }).unwrap();
+    /// assert_eq!(handle.await.unwrap(), 3);
+    /// # }
+    /// ```
+    pub fn spawn_task<Fut>(self, fut: Fut) -> Result<TaskHandle<Fut::Output>, SpawnError>
+    where
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let (spawner, label) = self.split();
+        spawner.spawn_returned::<_, _, _, _, Absent>(Absent, label, |_| fut)
+    }
+
+    /// [`ScopedSpawn::spawn_task_with`](crate::ScopedSpawn::spawn_task_with),
+    /// named.
+    ///
+    /// # Errors
+    ///
+    /// As [`ScopedSpawn::spawn_task`](crate::ScopedSpawn::spawn_task).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// let handle = root.named("request").spawn_task_with(|_spawner| async { "ok" }).unwrap();
+    /// assert_eq!(handle.await.unwrap(), "ok");
+    /// # }
+    /// ```
+    pub fn spawn_task_with<Fut, Fun>(self, fun: Fun) -> Result<TaskHandle<Fut::Output>, SpawnError>
+    where
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+        Fun: FnOnce(ScopedSpawner<S>) -> Fut,
+    {
+        let (spawner, label) = self.split();
+        spawner.spawn_task_scoped(fun, label)
+    }
+}
+
+/// Where a task is in its life, as a [`TaskDump`] read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TaskState {
+    /// Nothing has been asked of the task yet.
+    Running,
+    /// Asked to stop (a graceful cancel, or its scope's stop request): it
+    /// runs on until it ends or is cancelled.
+    StopRequested,
+    /// Cancelled: its future is dropped at its next poll.
+    Cancelled {
+        /// By its deadline or the end of its grace period.
+        deadline_passed: bool,
+    },
+    /// Its future is over (done or cancelled) and it is terminating: it
+    /// waits for `children` children, then runs its `done` callback.
+    Ending {
+        /// Its children still live.
+        children: usize,
+    },
+}
+
+impl fmt::Display for TaskState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskState::Running => f.write_str("running"),
+            TaskState::StopRequested => f.write_str("asked to stop"),
+            TaskState::Cancelled {
+                deadline_passed: false,
+            } => f.write_str("cancelled"),
+            TaskState::Cancelled {
+                deadline_passed: true,
+            } => f.write_str("cancelled at its deadline"),
+            TaskState::Ending { children: 0 } => f.write_str("ending"),
+            TaskState::Ending { children: 1 } => f.write_str("ending, waiting for 1 child"),
+            TaskState::Ending { children } => {
+                write!(f, "ending, waiting for {children} children")
+            }
+        }
+    }
+}
+
+/// A snapshot of the live tasks under a spawner ([`ScopedSpawner::dump`]),
+/// depth first: every task comes before its children, and its children
+/// (in slot order) before its next sibling.
+///
+/// `Display` draws it as an indented tree, one task a line:
+///
+/// ```text
+/// 3 tasks
+/// ├── #0 "server": running, age 3ms, at src/main.rs:12:10
+/// │   └── #0 "conn 1": asked to stop, age 2ms, at src/main.rs:20:22
+/// └── #1: ending, waiting for 1 child
+/// ```
+///
+/// `#N` is the task's slot in its parent's scope; a named task has its
+/// name, its age and where it was named.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let root = tasktree::ScopedSpawner::tokio();
+/// root.named("idle").spawn_future(std::future::pending(), || ()).unwrap();
+/// let text = root.dump().to_string();
+/// assert!(text.starts_with("1 task\n└── #0 \"idle\": running, age "), "{text}");
+/// root.shutdown().await;
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct TaskDump {
+    tasks: Vec<DumpedTask>,
+}
+
+impl TaskDump {
+    /// The tasks, depth first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// assert!(root.dump().tasks().is_empty());
+    /// # }
+    /// ```
+    pub fn tasks(&self) -> &[DumpedTask] {
+        &self.tasks
+    }
+}
+
+/// Lines deeper than this draw their last levels only, after an ellipsis:
+/// a chain of 10,000 nested tasks prints in linear space.
+const MAX_DRAWN_DEPTH: usize = 32;
+
+impl fmt::Display for TaskDump {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.tasks.len();
+        writeln!(f, "{count} task{}", if count == 1 { "" } else { "s" })?;
+        // Whether each ancestor level has a sibling still to come.
+        let mut open: Vec<bool> = Vec::new();
+        for task in &self.tasks {
+            open.truncate(task.depth);
+            let skipped = task.depth.saturating_sub(MAX_DRAWN_DEPTH);
+            if skipped > 0 {
+                write!(f, "…{skipped} levels… ")?;
+            }
+            for &more in &open[skipped..] {
+                f.write_str(if more { "│   " } else { "    " })?;
+            }
+            f.write_str(if task.last {
+                "└── "
+            } else {
+                "├── "
+            })?;
+            writeln!(f, "{task}")?;
+            open.push(!task.last);
+        }
+        Ok(())
+    }
+}
+
+/// One task of a [`TaskDump`].
+pub struct DumpedTask {
+    key: usize,
+    parent: Option<usize>,
+    depth: usize,
+    last: bool,
+    label: Option<Arc<Label>>,
+    state: TaskState,
+    age: Option<Duration>,
+}
+
+impl DumpedTask {
+    /// The task's slot in its parent's scope: unique among its live
+    /// siblings, and reused by a later sibling once the task is done and
+    /// nothing names it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use tasktree::ScopedSpawn;
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// root.spawn_future(std::future::pending(), || ()).unwrap();
+    /// root.spawn_future(std::future::pending(), || ()).unwrap();
+    /// let keys: Vec<_> = root.dump().tasks().iter().map(|task| task.key()).collect();
+    /// assert_eq!(keys, [0, 1]);
+    /// root.shutdown().await;
+    /// # }
+    /// ```
+    pub fn key(&self) -> usize {
+        self.key
+    }
+
+    /// The index in [`TaskDump::tasks`] of the task's parent, `None` for a
+    /// child of the dumped spawner.
+    ///
+    /// # Examples
+    ///
+    /// See [`ScopedSpawner::dump`].
+    pub fn parent(&self) -> Option<usize> {
+        self.parent
+    }
+
+    /// How far below the dumped spawner the task is: 0 for its children.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use tasktree::ScopedSpawn;
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// root.spawn_future(std::future::pending(), || ()).unwrap();
+    /// assert_eq!(root.dump().tasks()[0].depth(), 0);
+    /// root.shutdown().await;
+    /// # }
+    /// ```
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// The name given with [`ScopedSpawner::named`], if any.
+    ///
+    /// # Examples
+    ///
+    /// See [`ScopedSpawner::named`].
+    pub fn name(&self) -> Option<&str> {
+        self.label.as_ref().map(|label| label.name.as_str())
+    }
+
+    /// Where [`ScopedSpawner::named`] was called for this task, if it was.
+    ///
+    /// # Examples
+    ///
+    /// See [`ScopedSpawner::named`].
+    pub fn location(&self) -> Option<&'static Location<'static>> {
+        self.label.as_ref().map(|label| label.location)
+    }
+
+    /// Where the task is in its life.
+    ///
+    /// # Examples
+    ///
+    /// See [`ScopedSpawner::dump`].
+    pub fn state(&self) -> TaskState {
+        self.state
+    }
+
+    /// How long before the dump the task was spawned, for a named task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// root.named("idle").spawn_future(std::future::pending(), || ()).unwrap();
+    /// assert!(root.dump().tasks()[0].age().is_some());
+    /// root.shutdown().await;
+    /// # }
+    /// ```
+    pub fn age(&self) -> Option<Duration> {
+        self.age
+    }
+}
+
+impl fmt::Debug for DumpedTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DumpedTask")
+            .field("key", &self.key)
+            .field("parent", &self.parent)
+            .field("name", &self.name())
+            .field("location", &self.location())
+            .field("state", &self.state)
+            .field("age", &self.age)
+            .finish()
+    }
+}
+
+/// One line of the drawn tree: `#key "name": state, age A, at file:line:col`.
+impl fmt::Display for DumpedTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.key)?;
+        if let Some(name) = self.name() {
+            write!(f, " {name:?}")?;
+        }
+        write!(f, ": {}", self.state)?;
+        if let Some(age) = self.age {
+            write!(f, ", age {}", Age(age))?;
+        }
+        if let Some(location) = self.location() {
+            write!(f, ", at {location}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A duration to a reader's precision: `850µs`, `12ms`, `3.4s`, `95s`.
+struct Age(Duration);
+
+impl fmt::Display for Age {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let age = self.0;
+        if age < Duration::from_millis(1) {
+            write!(f, "{}µs", age.as_micros())
+        } else if age < Duration::from_secs(1) {
+            write!(f, "{}ms", age.as_millis())
+        } else if age < Duration::from_secs(10) {
+            write!(f, "{:.1}s", age.as_secs_f64())
+        } else {
+            write!(f, "{}s", age.as_secs())
+        }
+    }
+}
