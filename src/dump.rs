@@ -197,13 +197,13 @@ impl<'a, S> Named<'a, S>
 where
     S: Spawn + Clone + Send + Sync + 'static,
 {
-    fn split(self) -> (&'a ScopedSpawner<S>, Option<Label>) {
+    fn split(self) -> (&'a ScopedSpawner<S>, Option<Arc<Label>>) {
         let label = Label {
             name: self.name,
             location: self.location,
             spawned: Instant::now(),
         };
-        (self.spawner, Some(label))
+        (self.spawner, Some(Arc::new(label)))
     }
 
     /// [`ScopedSpawn::spawn`](crate::ScopedSpawn::spawn), named.

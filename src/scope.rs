@@ -25,7 +25,7 @@ use crate::loom::Arc;
 use crate::remote_scope::RemoteSpawner;
 use crate::signal::Outcome;
 use crate::task::{drop_contained, drop_panic, terminate_block, Absent};
-use crate::tree::{finish_chain, Failure, Link, Node, Shared, Signal};
+use crate::tree::{finish_chain, Extra, Failure, Link, Node, Shared, Signal};
 use crate::{FailurePolicy, ScopedSpawn, ScopedSpawner, SpawnError};
 
 /// Turns a body's output into a failure (`try_scope`'s `Err`), or keeps it.
@@ -254,15 +254,19 @@ where
     B: FnOnce(Sp) -> Fut,
     Fut: Future,
 {
+    let node = Node::new_task();
     let link = match parent {
-        Some(parent) => Some(Node::register(parent, 0)?),
+        // A task dump of the parent shows the block's children under it.
+        Some(parent) => Some(Node::register_with(
+            parent,
+            0,
+            Extra {
+                label: None,
+                scope: Some(node.clone()),
+            },
+        )?),
         None => None,
     };
-    let node = Node::new_task();
-    if let Some(link) = &link {
-        // A task dump of the parent shows the block's children under it.
-        Node::link_scope(link, &node);
-    }
     node.set_fail_fast(policy == FailurePolicy::FailFast);
     let spawner = ScopedSpawner::from_parts(executor, RemoteSpawner::from_node(node.clone()));
     let node_for_block = node;

@@ -15,7 +15,7 @@ use crate::signal::{CancelSender, DoneReceiver, Outcome, ParentSignals};
 #[cfg(feature = "tokio")]
 use crate::task::Returned;
 use crate::task::{keeps_memo, terminate_detached, Absent, Field, Observer, Task};
-use crate::tree::{Link, Node, Shared};
+use crate::tree::{Extra, Link, Node, Shared};
 use crate::{SpawnError, StopRequested, TaskHandle};
 
 /// Spawns children of the current task (or of a root).
@@ -409,7 +409,7 @@ where
         fun: Fun,
         done: Done,
         views: u32,
-        label: Option<Label>,
+        label: Option<Arc<Label>>,
     ) -> Result<usize, SpawnError>
     where
         Fut: Future<Output = ()> + Send + 'static,
@@ -425,7 +425,7 @@ where
     pub(crate) fn spawn_task_scoped<Fut, Fun>(
         &self,
         fun: Fun,
-        label: Option<Label>,
+        label: Option<Arc<Label>>,
     ) -> Result<TaskHandle<Fut::Output>, SpawnError>
     where
         Fut: Future + Send + 'static,
@@ -450,7 +450,7 @@ where
     pub(crate) fn spawn_returned<T, Fut, Make, Sc, K>(
         &self,
         scope: Sc,
-        label: Option<Label>,
+        label: Option<Arc<Label>>,
         make: Make,
     ) -> Result<TaskHandle<T>, SpawnError>
     where
@@ -485,7 +485,7 @@ where
     pub(crate) fn spawn_handled<T, Fut, Make, Sc>(
         &self,
         scope: Sc,
-        label: Option<Label>,
+        label: Option<Arc<Label>>,
         make: Make,
     ) -> Result<TaskHandle<T>, SpawnError>
     where
@@ -665,7 +665,7 @@ where
         done: Done,
         observer: Ob,
         views: u32,
-        label: Option<Label>,
+        label: Option<Arc<Label>>,
     ) -> Result<usize, SpawnError>
     where
         T: Send + 'static,
@@ -704,7 +704,7 @@ where
         done: Done,
         observer: Ob,
         views: u32,
-        label: Option<Label>,
+        label: Option<Arc<Label>>,
         spawn: impl FnOnce(Task<Fut, Done, Sc, Ob, M>) -> Result<R, SpawnError>,
     ) -> Result<(usize, R), SpawnError>
     where
@@ -717,12 +717,23 @@ where
         Ob: Observer<T>,
     {
         debug_assert!(scope.get().is_none(), "the scope is made here");
-        let link = Node::register(&self.raw.node, views)?;
+        // A child with a scope or a name is recorded for task dumps
+        // (`Node::register_with`); a plain leaf takes the plain path.
+        let (link, scope) = if Sc::PRESENT || label.is_some() {
+            let scope = Sc::PRESENT.then(Node::new_owned);
+            let extra = Extra {
+                label,
+                scope: scope.clone(),
+            };
+            let link = Node::register_with(&self.raw.node, views, extra)?;
+            if let Some(scope) = &scope {
+                scope.set_owner(&link);
+            }
+            (link, scope)
+        } else {
+            (Node::register(&self.raw.node, views)?, None)
+        };
         let key = link.key;
-        if let Some(label) = label {
-            // Before the executor has the task: it cannot be done yet.
-            self.raw.node.set_label(key, Arc::new(label));
-        }
         // The caller's views are made only once the spawn succeeded; if
         // `make` panics or the executor refuses, their references are
         // released here (I5).
@@ -731,7 +742,6 @@ where
             key,
             count: views,
         };
-        let scope = Sc::PRESENT.then(|| Node::new_owned(&link));
         let child = scope.as_ref().map(|node| ScopedSpawner {
             executor: self.executor.clone(),
             raw: RemoteSpawner::from_node(node.clone()),

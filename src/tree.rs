@@ -666,27 +666,25 @@ impl Node {
 
     /// The scope of the task behind `owner`, which a fail-fast failure
     /// cancels (see `Children::owner`).
-    pub(crate) fn new_owned(owner: &Link) -> Arc<Self> {
-        let node = Self::new(false);
-        node.children.lock().owner = Some((owner.node.clone(), owner.key));
-        Node::link_scope(owner, &node);
-        node
+    ///
+    /// Made before the task's slot, so that `Node::register` records it
+    /// for task dumps in the same critical section; [`set_owner`](Self::set_owner)
+    /// then names the slot.
+    pub(crate) fn new_owned() -> Arc<Self> {
+        Self::new(false)
+    }
+
+    /// Names the slot of the task whose scope this is (see `new_owned`).
+    pub(crate) fn set_owner(&self, owner: &Link) {
+        self.children.lock().owner = Some((owner.node.clone(), owner.key));
     }
 
     /// Records `scope` as the scope of the child behind `link`, for task
-    /// dumps to walk down to (`Children::extras`). Kept until the child's
-    /// done signal.
+    /// dumps to walk down to (`Children::extras`): for a scope made after
+    /// its slot (a `RemoteScope`'s). Kept until the child's done signal.
     pub(crate) fn link_scope(link: &Link, scope: &Arc<Node>) {
         let mut children = link.node.children.lock();
         children.extras.get(link.key).scope = Some(scope.clone());
-    }
-
-    /// Records the name and spawn location of the child in slot `key`,
-    /// before its task is handed to the executor (dump.rs). Kept until its
-    /// done signal.
-    pub(crate) fn set_label(&self, key: usize, label: Arc<Label>) {
-        let mut children = self.children.lock();
-        children.extras.get(key).label = Some(label);
     }
 
     /// What a task dump reads of this scope (dump.rs), under its lock
@@ -745,6 +743,33 @@ impl Node {
     /// # Errors
     /// `SpawnError::Terminated` if the scope is closed (I1, G5).
     pub(crate) fn register(this: &Arc<Self>, views: u32) -> Result<Link, SpawnError> {
+        Self::register_then(this, views, |_, _| ())
+    }
+
+    /// As [`register`](Self::register), and keeps `extra` (a name, the
+    /// child's scope) for task dumps until the child's done signal
+    /// (`Children::extras`).
+    ///
+    /// # Errors
+    /// As [`register`](Self::register).
+    pub(crate) fn register_with(
+        this: &Arc<Self>,
+        views: u32,
+        extra: Extra,
+    ) -> Result<Link, SpawnError> {
+        Self::register_then(this, views, |children, key| {
+            *children.extras.get(key) = extra;
+        })
+    }
+
+    /// `register`'s body, with `record` run on the new slot's key under the
+    /// same lock: two copies, so that a plain spawn pays nothing for it.
+    #[inline(always)]
+    fn register_then(
+        this: &Arc<Self>,
+        views: u32,
+        record: impl FnOnce(&mut Children, usize),
+    ) -> Result<Link, SpawnError> {
         let mut children = this.children.lock();
         if children.closed {
             return Err(SpawnError::Terminated);
@@ -763,6 +788,7 @@ impl Node {
         };
         let key = children.slots.insert(1 + views, state);
         children.live += 1;
+        record(&mut children, key);
         drop(children);
         Ok(Link {
             node: this.clone(),
@@ -1517,42 +1543,52 @@ impl Foreign {
 /// What a task dump reads of a scope's children beyond their slots
 /// (`Children::extras`), by slot key: names given at spawn
 /// (`ScopedSpawner::named`) and the children's own scopes. An entry is
-/// made by `Node::set_label` or `Node::link_scope` and removed by the
+/// made by `Node::register` (or `Node::link_scope`) and emptied by the
 /// child's done signal (`Link::done_with`), before its key can be reused
-/// (I5). Boxed on first use, as `Foreign` is: a scope of unnamed leaves
-/// never allocates it, and its done signals check one pointer.
+/// (I5). A `Vec` indexed by key, grown to the highest key that had an
+/// entry: no hashing on the done signal's path, and nothing allocated for a
+/// scope of unnamed leaves.
 #[derive(Default)]
-#[allow(clippy::box_collection)]
-struct Extras(Option<Box<HashMap<usize, Extra>>>);
+struct Extras(Vec<Extra>);
 
-/// One child's entry in [`Extras`].
+/// One child's entry in [`Extras`], or what a spawn gives `Node::register`.
 #[derive(Default)]
 pub(crate) struct Extra {
-    label: Option<Arc<Label>>,
+    pub(crate) label: Option<Arc<Label>>,
     /// A strong reference: the child's scope also holds its parent (its
     /// owner link), and the cycle ends at the child's done signal, which
-    /// removes this entry.
-    scope: Option<Arc<Node>>,
+    /// empties this entry.
+    pub(crate) scope: Option<Arc<Node>>,
 }
 
 impl Extras {
     /// Slot `key`'s entry, made if missing.
     fn get(&mut self, key: usize) -> &mut Extra {
-        self.0
-            .get_or_insert_with(Box::default)
-            .entry(key)
-            .or_default()
+        if key >= self.0.len() {
+            self.0.resize_with(key + 1, Extra::default);
+        }
+        &mut self.0[key]
     }
 
     fn peek(&self, key: usize) -> Option<&Extra> {
-        self.0.as_ref()?.get(&key)
+        self.0.get(key)
     }
 
-    /// Removes slot `key`'s entry: to be dropped after the lock (it may
-    /// hold the last reference to the child's scope).
+    /// Empties slot `key`'s entry; what it held is dropped by the caller
+    /// after the lock (it may hold the last reference to the child's
+    /// scope).
     #[inline]
     fn remove(&mut self, key: usize) -> Option<Extra> {
-        self.0.as_mut()?.remove(&key)
+        // Inline: every done signal asks, and most scopes have no entry.
+        if self.0.is_empty() {
+            return None;
+        }
+        self.remove_slow(key)
+    }
+
+    #[inline(never)]
+    fn remove_slow(&mut self, key: usize) -> Option<Extra> {
+        self.0.get_mut(key).map(std::mem::take)
     }
 }
 

@@ -19,7 +19,7 @@
 use std::fmt;
 use std::task::{Poll, Waker};
 
-use super::{Node, Wakeups};
+use super::{Extra, Node, Wakeups};
 use crate::loom::{Arc, Mutex};
 use crate::signal::Outcome;
 use crate::task::drop_contained;
@@ -76,10 +76,21 @@ impl Link {
         drop(children);
         drop(stale_waker);
         drop(removed);
-        drop(extra);
+        if let Some(extra) = extra {
+            drop_extra(extra);
+        }
         wakeups.wake();
         (orphan, observed)
     }
+}
+
+/// Drops a child's entry for task dumps, after the lock (it may hold the
+/// last reference to the child's scope). Out of line: most children have
+/// none.
+#[cold]
+#[inline(never)]
+fn drop_extra(extra: Extra) {
+    drop(extra);
 }
 
 impl fmt::Debug for Link {
