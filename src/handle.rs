@@ -486,10 +486,15 @@ impl<T> TaskHandle<T> {
     pub fn is_finished(&self) -> bool {
         match &self.route {
             Route::Shared(shared) => shared.is_complete(),
-            // The slot's state, not the `JoinHandle`'s: the done signal is
-            // sent before the wrapper returns its output (G1).
+            // Both the slot's state and the `JoinHandle`'s. The wrapper
+            // returns its output after the done signal (G1), so the slot's
+            // state alone says `true` a moment before the handle is ready,
+            // on another worker; and a runtime that shuts down finishes the
+            // `JoinHandle` before the done signal (`Lost`).
             #[cfg(feature = "tokio")]
-            Route::Joined(_) | Route::Lost(_) => self.cancel.is_done(),
+            Route::Joined(joined) => joined.is_finished() && self.cancel.is_done(),
+            #[cfg(feature = "tokio")]
+            Route::Lost(_) => self.cancel.is_done(),
             Route::Taken => true,
         }
     }
