@@ -142,7 +142,6 @@ where
                 slot,
                 parent,
                 depth,
-                last,
             } = pending;
             let index = tasks.len();
             let scope = slot.scope.as_ref().map(|scope| scope.snapshot());
@@ -152,17 +151,15 @@ where
                 },
                 _ => slot.state,
             };
+            let label = slot.label.as_deref();
             tasks.push(DumpedTask {
                 key: slot.key,
                 parent,
                 depth,
-                last,
-                age: slot
-                    .label
-                    .as_ref()
-                    .map(|label| now.saturating_duration_since(label.spawned)),
-                label: slot.label,
+                name: label.map(|label| label.name.clone()),
+                location: label.map(|label| SpawnLocation::from(label.location)),
                 state,
+                age: label.map(|label| now.saturating_duration_since(label.spawned)),
             });
             if let Some(scope) = scope {
                 push_children(&mut stack, scope, Some(index), depth + 1);
@@ -177,18 +174,15 @@ struct Pending {
     slot: SlotSnapshot,
     parent: Option<usize>,
     depth: usize,
-    last: bool,
 }
 
 /// Pushes a scope's children so that the first is popped first.
 fn push_children(stack: &mut Vec<Pending>, scope: Snapshot, parent: Option<usize>, depth: usize) {
-    let count = scope.tasks.len();
-    for (i, slot) in scope.tasks.into_iter().enumerate().rev() {
+    for slot in scope.tasks.into_iter().rev() {
         stack.push(Pending {
             slot,
             parent,
             depth,
-            last: i + 1 == count,
         });
     }
 }
@@ -376,14 +370,26 @@ where
 }
 
 /// Where a task is in its life, as a [`TaskDump`] read it.
+///
+/// With the `serde` feature, it serialises in snake case: `"running"`,
+/// `{"stop_requested":{"cancel_in":{"secs":59,"nanos":0}}}`, ...
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[non_exhaustive]
 pub enum TaskState {
     /// Nothing has been asked of the task yet.
     Running,
     /// Asked to stop (a graceful cancel, or its scope's stop request): it
     /// runs on until it ends or is cancelled.
-    StopRequested,
+    StopRequested {
+        /// How long after the dump the task is to be cancelled if it has
+        /// not ended by then, if a grace period or deadline says so.
+        cancel_in: Option<Duration>,
+    },
     /// Cancelled: its future is dropped at its next poll.
     Cancelled {
         /// By its deadline or the end of its grace period.
@@ -401,7 +407,10 @@ impl fmt::Display for TaskState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TaskState::Running => f.write_str("running"),
-            TaskState::StopRequested => f.write_str("asked to stop"),
+            TaskState::StopRequested { cancel_in: None } => f.write_str("asked to stop"),
+            TaskState::StopRequested {
+                cancel_in: Some(left),
+            } => write!(f, "asked to stop, cancelled in {}", Age(*left)),
             TaskState::Cancelled {
                 deadline_passed: false,
             } => f.write_str("cancelled"),
@@ -445,7 +454,12 @@ impl fmt::Display for TaskState {
 /// root.shutdown().await;
 /// # }
 /// ```
-#[derive(Debug)]
+///
+/// With the `serde` feature, it serialises as `{"tasks": [...]}`, each task
+/// with the fields of [`DumpedTask`] (`key`, `parent`, `depth`, `name`,
+/// `location`, `state`, `age`), and deserialises back to an equal dump.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TaskDump {
     tasks: Vec<DumpedTask>,
 }
@@ -475,9 +489,16 @@ impl fmt::Display for TaskDump {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let count = self.tasks.len();
         writeln!(f, "{count} task{}", if count == 1 { "" } else { "s" })?;
+        // Whether each task is the last of its siblings: none of the tasks
+        // after it has the same parent.
+        let mut seen = std::collections::HashSet::new();
+        let mut lasts: Vec<bool> = (self.tasks.iter().rev())
+            .map(|task| seen.insert(task.parent))
+            .collect();
+        lasts.reverse();
         // Whether each ancestor level has a sibling still to come.
         let mut open: Vec<bool> = Vec::new();
-        for task in &self.tasks {
+        for (task, &last) in self.tasks.iter().zip(&lasts) {
             open.truncate(task.depth);
             let skipped = task.depth.saturating_sub(MAX_DRAWN_DEPTH);
             if skipped > 0 {
@@ -486,25 +507,23 @@ impl fmt::Display for TaskDump {
             for &more in &open[skipped..] {
                 f.write_str(if more { "│   " } else { "    " })?;
             }
-            f.write_str(if task.last {
-                "└── "
-            } else {
-                "├── "
-            })?;
+            f.write_str(if last { "└── " } else { "├── " })?;
             writeln!(f, "{task}")?;
-            open.push(!task.last);
+            open.push(!last);
         }
         Ok(())
     }
 }
 
 /// One task of a [`TaskDump`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DumpedTask {
     key: usize,
     parent: Option<usize>,
     depth: usize,
-    last: bool,
-    label: Option<Arc<Label>>,
+    name: Option<String>,
+    location: Option<SpawnLocation>,
     state: TaskState,
     age: Option<Duration>,
 }
@@ -566,7 +585,7 @@ impl DumpedTask {
     ///
     /// See [`ScopedSpawner::named`].
     pub fn name(&self) -> Option<&str> {
-        self.label.as_ref().map(|label| label.name.as_str())
+        self.name.as_deref()
     }
 
     /// Where [`ScopedSpawner::named`] was called for this task, if it was.
@@ -574,8 +593,8 @@ impl DumpedTask {
     /// # Examples
     ///
     /// See [`ScopedSpawner::named`].
-    pub fn location(&self) -> Option<&'static Location<'static>> {
-        self.label.as_ref().map(|label| label.location)
+    pub fn location(&self) -> Option<&SpawnLocation> {
+        self.location.as_ref()
     }
 
     /// Where the task is in its life.
@@ -605,19 +624,6 @@ impl DumpedTask {
     }
 }
 
-impl fmt::Debug for DumpedTask {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DumpedTask")
-            .field("key", &self.key)
-            .field("parent", &self.parent)
-            .field("name", &self.name())
-            .field("location", &self.location())
-            .field("state", &self.state)
-            .field("age", &self.age)
-            .finish()
-    }
-}
-
 /// One line of the drawn tree: `#key "name": state, age A, at file:line:col`.
 impl fmt::Display for DumpedTask {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -633,6 +639,77 @@ impl fmt::Display for DumpedTask {
             write!(f, ", at {location}")?;
         }
         Ok(())
+    }
+}
+
+/// Where in the source a task was named: [`ScopedSpawner::named`]'s caller.
+/// `Display` writes `file:line:column`.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let root = tasktree::ScopedSpawner::tokio();
+/// let line = line!() + 1;
+/// root.named("idle").spawn_future(std::future::pending(), || ()).unwrap();
+/// let dump = root.dump();
+/// let location = dump.tasks()[0].location().unwrap();
+/// assert_eq!(location.line(), line);
+/// assert_eq!(location.to_string(), format!("{}:{line}:{}", location.file(), location.column()));
+/// root.shutdown().await;
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct SpawnLocation {
+    file: String,
+    line: u32,
+    column: u32,
+}
+
+impl SpawnLocation {
+    /// The source file, as `std::panic::Location::file` gives it.
+    ///
+    /// # Examples
+    ///
+    /// See [`SpawnLocation`].
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// The line, from 1.
+    ///
+    /// # Examples
+    ///
+    /// See [`SpawnLocation`].
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+
+    /// The column, from 1.
+    ///
+    /// # Examples
+    ///
+    /// See [`SpawnLocation`].
+    pub fn column(&self) -> u32 {
+        self.column
+    }
+}
+
+impl From<&Location<'_>> for SpawnLocation {
+    fn from(location: &Location<'_>) -> Self {
+        SpawnLocation {
+            file: location.file().to_owned(),
+            line: location.line(),
+            column: location.column(),
+        }
+    }
+}
+
+impl fmt::Display for SpawnLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
     }
 }
 

@@ -697,7 +697,9 @@ impl Node {
         children.slots.for_each_state(|key, state| {
             let state = match state {
                 State::Running => TaskState::Running,
-                State::Stopping => TaskState::StopRequested,
+                State::Stopping => TaskState::StopRequested {
+                    cancel_in: children.grace.for_child(key).map(|at| at.remaining()),
+                },
                 State::Cancelled { expired } => TaskState::Cancelled {
                     deadline_passed: expired,
                 },

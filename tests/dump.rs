@@ -110,7 +110,7 @@ async fn the_text_dump_draws_names_states_and_nesting() {
 │   └── #1: running
 ├── #1: cancelled
 ├── #2 \"draining\": ending, waiting for 1 child, age A, at tests/dump.rs:L
-│   └── #0 \"slow\": asked to stop, age A, at tests/dump.rs:L
+│   └── #0 \"slow\": asked to stop, cancelled in 3600s, age A, at tests/dump.rs:L
 └── #3: running
     └── #0: running
         └── #0 \"in a block\": running, age A, at tests/dump.rs:L";
@@ -123,6 +123,28 @@ async fn the_text_dump_draws_names_states_and_nesting() {
         TaskState::Ending { children: 1 },
         "{dump}"
     );
+
+    assert_eq!(
+        dump.tasks()[5].state(),
+        TaskState::StopRequested {
+            cancel_in: Some(Duration::from_secs(3600))
+        },
+        "paused time: the whole grace period is left"
+    );
+
+    // The JSON form (feature `serde`) reads back to the same dump.
+    let json = serde_json::to_string(&dump).unwrap();
+    let read: TaskDump = serde_json::from_str(&json).unwrap();
+    assert_eq!(read, dump);
+    assert_eq!(read.to_string(), dump.to_string());
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let server = &value["tasks"][0];
+    assert_eq!(server["name"], "server");
+    assert_eq!(server["state"], "running");
+    assert_eq!(server["location"]["line"], named_at);
+    assert_eq!(server["location"]["file"], "tests/dump.rs");
+    assert_eq!(value["tasks"][4]["state"]["ending"]["children"], 1);
+    assert_eq!(value["tasks"][5]["parent"], 4);
 
     drop(block);
     drop(cancelled);

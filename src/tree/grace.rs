@@ -196,6 +196,13 @@ mod imp {
             let _entered = self.timer.enter();
             self.at <= Instant::now()
         }
+
+        /// The time left until the deadline (by its runtime's clock), zero
+        /// once it has passed.
+        pub(crate) fn remaining(&self) -> Duration {
+            let _entered = self.timer.enter();
+            self.at.saturating_duration_since(Instant::now())
+        }
     }
 
     /// About 30 years from now, as tokio itself saturates far deadlines.
@@ -749,6 +756,10 @@ mod none {
 
     impl Deadline {
         pub(crate) fn has_passed(&self) -> bool {
+            match *self {}
+        }
+
+        pub(crate) fn remaining(&self) -> std::time::Duration {
             match *self {}
         }
     }
