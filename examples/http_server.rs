@@ -1,10 +1,13 @@
-//! `axum::serve` with a request scope per request (feature `axum`): every
+//! `axum::serve` with a request scope per request (features `axum` and
+//! `serde`): every
 //! request is a task of the tree, and what its handler spawns is cancelled
 //! and awaited when the request ends, when its client goes away, or when a
 //! shutdown's grace period runs out.
 //!
 //! - `GET /` answers at once; `GET /slow?ms=300` fans out to three backends
 //!   that each sleep `ms` milliseconds, in parallel.
+//! - `GET /debug/tasks` shows the live tasks of the tree, each request named
+//!   by its method and URI: an indented tree, or JSON with `?format=json`.
 //! - Ctrl-C: axum stops accepting, requests get `--grace SECS` (default 5) to
 //!   finish, the rest are cancelled (answered 503), and the server exits once
 //!   the tree has drained.
@@ -12,6 +15,7 @@
 //! ```sh
 //! cargo run --example http_server -- --grace 1   # on 127.0.0.1:3000
 //! curl -s 'localhost:3000/slow?ms=2000'          # Ctrl-C the curl: the backends are cancelled
+//! curl -s 'localhost:3000/debug/tasks'           # what is running now
 //! cargo run --example http_server -- --smoke     # serves itself one request, shuts down, prints `ok`
 //! ```
 //!
@@ -20,7 +24,9 @@ use std::collections::HashMap;
 use std::future::{Future, IntoFuture};
 use std::time::Duration;
 
-use axum::{extract::Query, http::StatusCode, routing::get, Router};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{extract::Query, routing::get, Router};
 use tasktree::tower::{RequestScopeLayer, RequestSpawner};
 use tasktree::{ScopedSpawner, TokioSpawner};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -83,12 +89,32 @@ pub async fn serve(
     tokio::join!(server.into_future(), shutdown).0
 }
 
-/// The routes; each request is a child task of `root`.
+/// The routes; each request is a child task of `root`, named for task
+/// dumps by its method and URI.
 pub fn app(root: ScopedSpawner<TokioSpawner>) -> Router {
+    let tree = root.clone();
     Router::new()
         .route("/", get(|| async { "hello\n" }))
         .route("/slow", get(slow))
-        .layer(RequestScopeLayer::new(root))
+        .route(
+            "/debug/tasks",
+            get(move |Query(query)| async move { debug_tasks(&tree, &query) }),
+        )
+        .layer(RequestScopeLayer::new(root).name_requests())
+}
+
+/// The live tasks under `root` (this request's own among them): an
+/// indented tree, or JSON with `?format=json`.
+fn debug_tasks(root: &ScopedSpawner<TokioSpawner>, query: &HashMap<String, String>) -> Response {
+    let dump = root.dump();
+    match query.get("format").map(String::as_str) {
+        None | Some("text") => dump.to_string().into_response(),
+        Some("json") => {
+            let json = serde_json::to_string(&dump).expect("a dump serialises");
+            ([(header::CONTENT_TYPE, "application/json")], json).into_response()
+        }
+        Some(_) => (StatusCode::BAD_REQUEST, "format: text or json\n").into_response(),
+    }
 }
 
 /// Three backends in parallel, children of this request. Had the handler
@@ -101,7 +127,10 @@ async fn slow(
     let ms = query.get("ms").map_or(Ok(300), |ms| ms.parse());
     let ms = ms.map_err(|_| StatusCode::BAD_REQUEST)?;
     let unavailable = |_| StatusCode::SERVICE_UNAVAILABLE; // shutting down
-    let spawn = |n| s.spawn_task(backend(n, ms)).map_err(unavailable);
+    let spawn = |n| {
+        let named = s.named(format!("backend {n}"));
+        named.spawn_task(backend(n, ms)).map_err(unavailable)
+    };
     let backends = (0..BACKENDS).map(spawn).collect::<Result<Vec<_>, _>>()?;
     let mut replies = String::new();
     for backend in backends {

@@ -26,6 +26,17 @@ pub(crate) struct Label {
     spawned: Instant,
 }
 
+impl Label {
+    /// The label of a task spawned now.
+    pub(crate) fn new(name: String, location: &'static Location<'static>) -> Arc<Self> {
+        Arc::new(Label {
+            name,
+            location,
+            spawned: Instant::now(),
+        })
+    }
+}
+
 /// A spawn with a name: the spawn methods of [`ScopedSpawn`](crate::ScopedSpawn),
 /// whose task a [`TaskDump`] shows with its name, the place in the source
 /// where [`ScopedSpawner::named`] was called, and its age.
@@ -192,12 +203,7 @@ where
     S: Spawn + Clone + Send + Sync + 'static,
 {
     fn split(self) -> (&'a ScopedSpawner<S>, Option<Arc<Label>>) {
-        let label = Label {
-            name: self.name,
-            location: self.location,
-            spawned: Instant::now(),
-        };
-        (self.spawner, Some(Arc::new(label)))
+        (self.spawner, Some(Label::new(self.name, self.location)))
     }
 
     /// [`ScopedSpawn::spawn`](crate::ScopedSpawn::spawn), named.

@@ -155,3 +155,61 @@ async fn graceful_shutdown_finishes_short_requests_and_cancels_long_ones() {
     })
     .await;
 }
+
+/// (4) `/debug/tasks` with three requests in flight: the text lists each
+/// request by method and URI with its three named backends under it, and
+/// the JSON form reads back to a dump with the same tasks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_tasks_lists_the_requests_in_flight() {
+    within(async {
+        let server = start(Duration::from_secs(1)).await;
+        let requests: Vec<_> = [60_000, 60_001, 60_002]
+            .map(|ms| {
+                let addr = server.addr;
+                tokio::spawn(async move { http_get(addr, &format!("/slow?ms={ms}")).await })
+            })
+            .into();
+        // Three requests, each with its backends spawned.
+        while server.root.dump().tasks().len() != 3 * (1 + BACKENDS) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+
+        let (status, text) = http_get(server.addr, "/debug/tasks").await.expect("GET");
+        assert_eq!(status, StatusCode::OK);
+        assert!(text.starts_with("13 tasks\n"), "{text}");
+        for ms in [60_000, 60_001, 60_002] {
+            assert!(
+                text.contains(&format!("\"GET /slow?ms={ms}\": running")),
+                "{text}"
+            );
+        }
+        assert_eq!(text.matches("\"backend 2\": running").count(), 3, "{text}");
+        assert!(text.contains("\"GET /debug/tasks\": running"), "{text}");
+
+        let (status, json) = http_get(server.addr, "/debug/tasks?format=json")
+            .await
+            .expect("GET");
+        assert_eq!(status, StatusCode::OK);
+        let dump: tasktree::TaskDump = serde_json::from_str(&json).expect("a dump");
+        let names: Vec<_> = dump.tasks().iter().filter_map(|task| task.name()).collect();
+        assert_eq!(names.len(), 13, "{dump}");
+        for task in dump.tasks() {
+            if let Some(parent) = task.parent() {
+                let parent = dump.tasks()[parent].name().unwrap();
+                assert!(parent.starts_with("GET /slow?ms=600"), "{dump}");
+                assert!(task.name().unwrap().starts_with("backend "), "{dump}");
+            }
+        }
+        let (status, _) = http_get(server.addr, "/debug/tasks?format=xml")
+            .await
+            .expect("GET");
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+
+        server.shut_down().await; // a second of grace, then the requests are cancelled
+        for request in requests {
+            let (status, _) = request.await.unwrap().expect("answered");
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        }
+    })
+    .await;
+}
