@@ -511,6 +511,7 @@ mod error;
 mod executor;
 mod handle;
 mod loom;
+mod metrics;
 pub mod remote_scope;
 mod scope;
 mod signal;
@@ -526,6 +527,7 @@ pub use error::{SpawnError, TimerError};
 #[cfg(feature = "tokio")]
 pub use executor::TokioSpawner;
 pub use handle::{CancelOnDrop, TaskError, TaskHandle};
+pub use metrics::ScopeMetrics;
 /// At the crate root too, as in `scoped_spawn`: code written for the seed
 /// compiles with only the crate name changed.
 pub use remote_scope::RawScopedSpawn;

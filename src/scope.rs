@@ -810,6 +810,7 @@ where
         };
         match fut.poll(cx) {
             Poll::Ready(Err(error)) => {
+                this.node.ends.failed();
                 let failure = Failure::Error(Box::new(error));
                 match Node::report_failure(this.node, failure, Some(*this.key)) {
                     // The scope took the error, cancelled every other child

@@ -413,6 +413,9 @@ pin_project! {
             if let PhaseProj::Running { .. } = this.phase.as_mut().project() {
                 // The executor dropped a running task: phase 2 here.
                 let outcome = drop_future(this.phase.as_mut(), Outcome::Cancelled);
+                if let Some(parent) = this.parent.as_ref() {
+                    parent.ends.ended(&outcome);
+                }
                 keep(this.phase.as_mut(), &*this.observer, outcome);
             }
             if let PhaseProj::Draining { kept } = this.phase.as_mut().project() {
@@ -621,6 +624,7 @@ where
                     // Phase 2: drop the future, and the copy of the waker
                     // (which may keep the executor's task alive).
                     let mut outcome = drop_future(this.phase.as_mut(), outcome);
+                    parent.ends.ended(&outcome);
                     drop(this.memo.take());
                     if let Outcome::Panicked(panic) = outcome {
                         outcome = report_panic(Some(parent), panic);

@@ -174,6 +174,7 @@ use slab::Slab;
 
 use crate::dump::{Label, TaskState};
 use crate::error::SpawnError;
+use crate::metrics::{Ends, ScopeMetrics};
 
 use crate::loom::{Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
 
@@ -217,6 +218,9 @@ pub(crate) struct Node {
     /// while it is zero, every linked slot is `Running`, and a task reads
     /// its signal without the lock.
     unsettled: Unsettled,
+    /// How the children's futures ended (metrics.rs), counted by their
+    /// wrappers at phase 2.
+    pub(crate) ends: Ends,
 }
 
 /// The count of linked slots asked to stop or cancelled (`Node::unsettled`,
@@ -254,6 +258,8 @@ struct Children {
     closed: bool,
     /// The children's slots, by key ([`Slots`]: 20 bytes a slot).
     slots: Slots,
+    /// The number of children ever registered (metrics.rs).
+    spawned: u64,
     /// Number of linked slots (I4).
     live: usize,
     /// Tasks waiting for `live == 0` or for a failure: the owner in phase 4,
@@ -633,6 +639,7 @@ impl Node {
             children: Mutex::new(Children {
                 closed: false,
                 slots: Slots::new(),
+                spawned: 0,
                 live: 0,
                 waiters: Wakeups::default(),
                 orphan: None,
@@ -649,6 +656,7 @@ impl Node {
             handles: AtomicUsize::new(0),
             any_cancelled: AtomicBool::new(false),
             unsettled: Unsettled::default(),
+            ends: Ends::default(),
         })
     }
 
@@ -790,6 +798,7 @@ impl Node {
         };
         let key = children.slots.insert(1 + views, state);
         children.live += 1;
+        children.spawned += 1;
         record(&mut children, key);
         drop(children);
         Ok(Link {
@@ -1256,6 +1265,15 @@ impl Node {
     /// Number of children that have not yet sent their done signal.
     pub(crate) fn live(&self) -> usize {
         self.children.lock().live
+    }
+
+    /// The scope's counts (metrics.rs).
+    pub(crate) fn metrics(&self) -> ScopeMetrics {
+        let (spawned, live) = {
+            let children = self.children.lock();
+            (children.spawned, children.live)
+        };
+        self.ends.read(spawned, live)
     }
 }
 

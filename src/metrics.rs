@@ -1,0 +1,123 @@
+//! Counts per scope ([`ScopedSpawner::metrics`]): how many children a scope
+//! spawned, how many are live, and how their futures ended. Always on: a
+//! spawn adds one to a count under the lock it already takes, and the end
+//! of a task's future one relaxed atomic increment on its parent's node
+//! (BENCHMARKS.md, "The cost of names and dumps when unused", measures both).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures_task::Spawn;
+
+use crate::signal::Outcome;
+use crate::ScopedSpawner;
+
+/// What a scope's children have done so far ([`ScopedSpawner::metrics`]).
+///
+/// The counts cover the scope's own children (a scope block opened by a
+/// child is a child too), not their descendants: each task with children
+/// has a spawner, and so metrics, of its own. They are read one after the
+/// other, not as one snapshot: a task that ends meanwhile can be counted
+/// in `completed` and still in `live`. A child of the low-level
+/// [`remote_scope`](crate::remote_scope) API counts in `completed`,
+/// `cancelled` or `panicked` only if its future is wrapped
+/// ([`RemoteScope::wrap`](crate::remote_scope::RemoteScope::wrap)).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let root = tasktree::ScopedSpawner::tokio();
+/// root.spawn_task(async { 1 }).unwrap().await.unwrap();
+/// let cancelled = root.spawn_task(std::future::pending::<()>()).unwrap();
+/// cancelled.cancel();
+/// let _ = cancelled.await;
+///
+/// let metrics = root.metrics();
+/// assert_eq!((metrics.spawned, metrics.live), (2, 0));
+/// assert_eq!((metrics.completed, metrics.cancelled, metrics.panicked), (1, 1, 0));
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct ScopeMetrics {
+    /// Children spawned into the scope: tasks, and scope blocks opened
+    /// through its spawner.
+    pub spawned: u64,
+    /// Children that have not yet sent their done signal.
+    pub live: usize,
+    /// Tasks whose future returned (a `spawn_try` error included).
+    pub completed: u64,
+    /// Tasks whose future was dropped by a cancel before it returned (a
+    /// deadline's, a shutdown's, or the executor's).
+    pub cancelled: u64,
+    /// Tasks whose future panicked, when polled or when dropped.
+    pub panicked: u64,
+    /// `spawn_try` tasks that returned an error; each is also counted as
+    /// completed, or as cancelled when its fail-fast scope took the error
+    /// (and cancelled it with the rest).
+    pub failed: u64,
+}
+
+/// The atomic counts of how a scope's tasks ended, in its node. Relaxed:
+/// they order nothing, and are std atomics even under loom (outside its
+/// view: they only observe).
+#[derive(Default)]
+pub(crate) struct Ends {
+    completed: AtomicU64,
+    cancelled: AtomicU64,
+    panicked: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Ends {
+    /// A task's future ended with `outcome` (phase 2).
+    #[inline]
+    pub(crate) fn ended<T>(&self, outcome: &Outcome<T>) {
+        let count = match outcome {
+            Outcome::Completed(_) => &self.completed,
+            Outcome::Cancelled | Outcome::DeadlineExceeded => &self.cancelled,
+            Outcome::Panicked(_) | Outcome::Failed => &self.panicked,
+        };
+        count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A `spawn_try` task returned an error.
+    pub(crate) fn failed(&self) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn read(&self, spawned: u64, live: usize) -> ScopeMetrics {
+        ScopeMetrics {
+            spawned,
+            live,
+            completed: self.completed.load(Ordering::Relaxed),
+            cancelled: self.cancelled.load(Ordering::Relaxed),
+            panicked: self.panicked.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl<S> ScopedSpawner<S>
+where
+    S: Spawn + Clone + Send + Sync + 'static,
+{
+    /// The counts of this spawner's scope: its children spawned, live, and
+    /// how their futures ended ([`ScopeMetrics`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// root.spawn_task(async {}).unwrap().await.unwrap();
+    /// assert_eq!(root.metrics().completed, 1);
+    /// # }
+    /// ```
+    pub fn metrics(&self) -> ScopeMetrics {
+        self.as_raw_node().metrics()
+    }
+}
