@@ -104,6 +104,16 @@ where
         }
     }
 
+    /// The id of the task whose spawner this is; `None` for a root, a
+    /// scope block's spawner or a `RemoteScope`'s.
+    ///
+    /// # Examples
+    ///
+    /// See [`TaskId`].
+    pub fn task_id(&self) -> Option<TaskId> {
+        self.as_raw_node().task_id()
+    }
+
     /// A snapshot of the live tasks under this spawner: every task that
     /// has not yet sent its done signal, with its children, in spawn-slot
     /// order.
@@ -151,6 +161,7 @@ where
         while let Some(pending) = stack.pop() {
             let Pending {
                 slot,
+                scope_id,
                 parent,
                 depth,
             } = pending;
@@ -164,7 +175,7 @@ where
             };
             let label = slot.label.as_deref();
             tasks.push(DumpedTask {
-                key: slot.key,
+                id: TaskId::new(scope_id, slot.key),
                 parent,
                 depth,
                 name: label.map(|label| label.name.clone()),
@@ -183,6 +194,8 @@ where
 /// A child read from its parent's scope, waiting to be listed.
 struct Pending {
     slot: SlotSnapshot,
+    /// The parent scope's number: the first half of the task's id.
+    scope_id: u64,
     parent: Option<usize>,
     depth: usize,
 }
@@ -192,6 +205,7 @@ fn push_children(stack: &mut Vec<Pending>, scope: Snapshot, parent: Option<usize
     for slot in scope.tasks.into_iter().rev() {
         stack.push(Pending {
             slot,
+            scope_id: scope.id,
             parent,
             depth,
         });
@@ -344,7 +358,7 @@ where
         Fut::Output: Send + 'static,
     {
         let (spawner, label) = self.split();
-        spawner.spawn_returned::<_, _, _, _, Absent>(Absent, label, |_| fut)
+        spawner.spawn_returned::<_, _, _, _, Absent, _>(Absent, label, |_| fut)
     }
 
     /// [`ScopedSpawn::spawn_task_with`](crate::ScopedSpawn::spawn_task_with),
@@ -440,13 +454,13 @@ impl fmt::Display for TaskState {
 ///
 /// ```text
 /// 3 tasks
-/// ├── #0 "server": running, age 3ms, at src/main.rs:12:10
-/// │   └── #0 "conn 1": asked to stop, age 2ms, at src/main.rs:20:22
-/// └── #1: ending, waiting for 1 child
+/// ├── #1.0 "server": running, age 3ms, at src/main.rs:12:10
+/// │   └── #2.0 "conn 1": asked to stop, age 2ms, at src/main.rs:20:22
+/// └── #1.1: ending, waiting for 1 child
 /// ```
 ///
-/// `#N` is the task's slot in its parent's scope; a named task has its
-/// name, its age and where it was named.
+/// `#1.0` is the task's [`TaskId`]; a named task has its name, its age and
+/// where it was named.
 ///
 /// # Examples
 ///
@@ -456,7 +470,8 @@ impl fmt::Display for TaskState {
 /// let root = tasktree::ScopedSpawner::tokio();
 /// root.named("idle").spawn_future(std::future::pending(), || ()).unwrap();
 /// let text = root.dump().to_string();
-/// assert!(text.starts_with("1 task\n└── #0 \"idle\": running, age "), "{text}");
+/// let id = root.dump().tasks()[0].id();
+/// assert!(text.starts_with(&format!("1 task\n└── #{id} \"idle\": running, age ")), "{text}");
 /// root.shutdown().await;
 /// # }
 /// ```
@@ -525,7 +540,7 @@ impl fmt::Display for TaskDump {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DumpedTask {
-    key: usize,
+    id: TaskId,
     parent: Option<usize>,
     depth: usize,
     name: Option<String>,
@@ -535,9 +550,24 @@ pub struct DumpedTask {
 }
 
 impl DumpedTask {
-    /// The task's slot in its parent's scope: unique among its live
-    /// siblings, and reused by a later sibling once the task is done and
-    /// nothing names it.
+    /// The task's id ([`TaskId`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// let handle = root.spawn_task(std::future::pending::<()>()).unwrap();
+    /// assert_eq!(root.dump().tasks()[0].id(), handle.id());
+    /// root.shutdown().await;
+    /// # }
+    /// ```
+    pub fn id(&self) -> TaskId {
+        self.id
+    }
+
+    /// The task's slot in its parent's scope ([`TaskId::slot`]).
     ///
     /// # Examples
     ///
@@ -554,7 +584,7 @@ impl DumpedTask {
     /// # }
     /// ```
     pub fn key(&self) -> usize {
-        self.key
+        self.id.slot()
     }
 
     /// The index in [`TaskDump::tasks`] of the task's parent, `None` for a
@@ -630,10 +660,10 @@ impl DumpedTask {
     }
 }
 
-/// One line of the drawn tree: `#key "name": state, age A, at file:line:col`.
+/// One line of the drawn tree: `#id "name": state, age A, at file:line:col`.
 impl fmt::Display for DumpedTask {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.key)?;
+        write!(f, "#{}", self.id)?;
         if let Some(name) = self.name() {
             write!(f, " {name:?}")?;
         }
@@ -645,6 +675,71 @@ impl fmt::Display for DumpedTask {
             write!(f, ", at {location}")?;
         }
         Ok(())
+    }
+}
+
+/// A task's id: its scope's number, unique in the process, and its slot in
+/// that scope. `Display` writes `scope.slot` (`7.0`).
+///
+/// Two live tasks never have the same id. A slot is reused once its task
+/// is done and nothing names it any more (no handle, no signal), so a
+/// later sibling can have the id of an earlier one: an id names one task
+/// at a time.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use tasktree::ScopedSpawn;
+/// let root = tasktree::ScopedSpawner::tokio();
+/// let handle = root
+///     .spawn_task_with(|spawner| async move { spawner.task_id() })
+///     .unwrap();
+/// let id = handle.id();
+/// assert_eq!(handle.await.unwrap(), Some(id)); // the task's own spawner knows it
+/// assert_eq!(id.slot(), 0);
+/// assert_eq!(id.to_string(), format!("{}.0", id.scope()));
+/// assert_eq!(root.task_id(), None); // a root is no task
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct TaskId {
+    scope: u64,
+    slot: u32,
+}
+
+impl TaskId {
+    pub(crate) fn new(scope: u64, slot: usize) -> Self {
+        // Slot keys are below 2^32 (`Node::register`).
+        #[allow(clippy::cast_possible_truncation)]
+        let slot = slot as u32;
+        TaskId { scope, slot }
+    }
+
+    /// The number of the task's parent scope, unique in the process.
+    ///
+    /// # Examples
+    ///
+    /// See [`TaskId`].
+    pub fn scope(&self) -> u64 {
+        self.scope
+    }
+
+    /// The task's slot in its parent's scope.
+    ///
+    /// # Examples
+    ///
+    /// See [`TaskId`].
+    pub fn slot(&self) -> usize {
+        self.slot as usize
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.scope, self.slot)
     }
 }
 

@@ -499,6 +499,19 @@ impl<T> TaskHandle<T> {
         }
     }
 
+    /// The child's id ([`TaskId`](crate::TaskId)), as task dumps show it.
+    ///
+    /// # Examples
+    ///
+    /// See [`TaskId`](crate::TaskId).
+    pub fn id(&self) -> crate::TaskId {
+        // A handle's sender is never forgotten: it has its slot until the
+        // handle drops.
+        self.cancel
+            .task_id()
+            .expect("a handle's cancel sender keeps its slot")
+    }
+
     /// Lets the child run without this handle, as dropping the handle does
     /// (see [`TaskHandle`]); says so where it is written. The child still
     /// terminates with its parent (G6); its result is dropped.

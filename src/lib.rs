@@ -522,7 +522,7 @@ mod task;
 pub mod tower;
 mod tree;
 
-pub use dump::{DumpedTask, Named, SpawnLocation, TaskDump, TaskState};
+pub use dump::{DumpedTask, Named, SpawnLocation, TaskDump, TaskId, TaskState};
 pub use error::{SpawnError, TimerError};
 #[cfg(feature = "tokio")]
 pub use executor::TokioSpawner;

@@ -745,7 +745,7 @@ where
     {
         let node = self.spawner.as_raw().node.clone();
         self.spawner
-            .spawn_handled(Absent, None, move |_, shared: &Arc<Shared<_>>, key| {
+            .spawn_handled(Absent, Absent, move |_, shared: &Arc<Shared<_>>, key| {
                 ReportErr {
                     fut: Some(fut),
                     node,

@@ -229,6 +229,12 @@ impl CancelSender {
             .is_some_and(|slot| slot.node.is_cancelled(slot.key))
     }
 
+    /// The id of the child (`None` once forgotten).
+    pub(crate) fn task_id(&self) -> Option<crate::TaskId> {
+        let slot = self.slot.as_ref()?;
+        Some(crate::TaskId::new(slot.node.id, slot.key))
+    }
+
     /// The slot of a timed call (`None` once forgotten) and the runtime
     /// whose timer measures it.
     #[cfg(feature = "tokio")]

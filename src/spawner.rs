@@ -398,20 +398,21 @@ where
         Fut: Future + Send + 'static,
         Fut::Output: Send + 'static,
     {
-        self.spawn_returned::<_, _, _, _, Absent>(Absent, None, |_| fut)
+        self.spawn_returned::<_, _, _, _, Absent, _>(Absent, Absent, |_| fut)
     }
 
     /// `ScopedSpawn::spawn` and `spawn_with_signal`, with `views`
     /// references for the caller's signals and an optional label
     /// ([`Named`](crate::Named)); returns the child's slot key.
-    pub(crate) fn spawn_scoped<Fut, Fun, Done>(
+    pub(crate) fn spawn_scoped<Fut, Fun, Done, L>(
         &self,
         fun: Fun,
         done: Done,
         views: u32,
-        label: Option<Arc<Label>>,
+        label: L,
     ) -> Result<usize, SpawnError>
     where
+        L: Field<Arc<Label>>,
         Fut: Future<Output = ()> + Send + 'static,
         Fun: FnOnce(Self) -> Fut,
         Done: FnOnce() + Send + 'static,
@@ -422,17 +423,18 @@ where
     }
 
     /// `ScopedSpawn::spawn_task_with`, with an optional label.
-    pub(crate) fn spawn_task_scoped<Fut, Fun>(
+    pub(crate) fn spawn_task_scoped<Fut, Fun, L>(
         &self,
         fun: Fun,
-        label: Option<Arc<Label>>,
+        label: L,
     ) -> Result<TaskHandle<Fut::Output>, SpawnError>
     where
+        L: Field<Arc<Label>>,
         Fut: Future + Send + 'static,
         Fut::Output: Send + 'static,
         Fun: FnOnce(Self) -> Fut,
     {
-        self.spawn_returned::<_, _, _, _, Option<_>>(None, label, |child: Option<Self>| {
+        self.spawn_returned::<_, _, _, _, Option<_>, _>(None, label, |child: Option<Self>| {
             fun(child.expect("a spawner for a child with a scope"))
         })
     }
@@ -447,13 +449,14 @@ where
     /// `K` is where the wrapper keeps the outcome while it waits for its
     /// children: `Option<Outcome<T>>` for a child with a scope, [`Absent`]
     /// for a leaf.
-    pub(crate) fn spawn_returned<T, Fut, Make, Sc, K>(
+    pub(crate) fn spawn_returned<T, Fut, Make, Sc, K, L>(
         &self,
         scope: Sc,
-        label: Option<Arc<Label>>,
+        label: L,
         make: Make,
     ) -> Result<TaskHandle<T>, SpawnError>
     where
+        L: Field<Arc<Label>>,
         T: Send + 'static,
         Fut: Future<Output = T> + Send + 'static,
         Make: FnOnce(Option<Self>) -> Fut,
@@ -482,13 +485,14 @@ where
     /// cell (`TryScope::spawn_try`, and `spawn_task` off tokio): `make` gets
     /// the child's spawner (if `scope` is present), the handle's done cell
     /// and the child's slot key.
-    pub(crate) fn spawn_handled<T, Fut, Make, Sc>(
+    pub(crate) fn spawn_handled<T, Fut, Make, Sc, L>(
         &self,
         scope: Sc,
-        label: Option<Arc<Label>>,
+        label: L,
         make: Make,
     ) -> Result<TaskHandle<T>, SpawnError>
     where
+        L: Field<Arc<Label>>,
         T: Send + 'static,
         Fut: Future<Output = T> + Send + 'static,
         Make: FnOnce(Option<Self>, &Arc<Shared<T>>, usize) -> Fut,
@@ -658,16 +662,17 @@ where
     /// [`Absent`] for a leaf, or `None` for a child with a scope of its own
     /// (made here); `observer` is [`Absent`] for a child whose outcome
     /// nobody takes, or the `Some` done cell of its handle.
-    pub(crate) fn spawn_child<T, Fut, Make, Done, Sc, Ob>(
+    pub(crate) fn spawn_child<T, Fut, Make, Done, Sc, Ob, L>(
         &self,
         make: Make,
         scope: Sc,
         done: Done,
         observer: Ob,
         views: u32,
-        label: Option<Arc<Label>>,
+        label: L,
     ) -> Result<usize, SpawnError>
     where
+        L: Field<Arc<Label>>,
         T: Send + 'static,
         Fut: Future<Output = T> + Send + 'static,
         Make: FnOnce(Option<Self>, usize) -> Fut,
@@ -697,17 +702,18 @@ where
     /// child (G4).
     // The one path of every spawn: each argument is one part of the child.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn spawn_child_then<T, Fut, Make, Done, Sc, Ob, R, M>(
+    pub(crate) fn spawn_child_then<T, Fut, Make, Done, Sc, Ob, R, M, L>(
         &self,
         make: Make,
         scope: Sc,
         done: Done,
         observer: Ob,
         views: u32,
-        label: Option<Arc<Label>>,
+        mut label: L,
         spawn: impl FnOnce(Task<Fut, Done, Sc, Ob, M>) -> Result<R, SpawnError>,
     ) -> Result<(usize, R), SpawnError>
     where
+        L: Field<Arc<Label>>,
         M: Field<Waker>,
         T: Send + 'static,
         Fut: Future<Output = T> + Send + 'static,
@@ -719,10 +725,10 @@ where
         debug_assert!(scope.get().is_none(), "the scope is made here");
         // A child with a scope or a name is recorded for task dumps
         // (`Node::register_with`); a plain leaf takes the plain path.
-        let (link, scope) = if Sc::PRESENT || label.is_some() {
+        let (link, scope) = if Sc::PRESENT || (L::PRESENT && label.get().is_some()) {
             let scope = Sc::PRESENT.then(Node::new_owned);
             let extra = Extra {
-                label,
+                label: label.take(),
                 scope: scope.clone(),
             };
             let link = Node::register_with(&self.raw.node, views, extra)?;
@@ -911,7 +917,7 @@ where
         Fun: FnOnce(Self) -> Fut,
         Done: FnOnce() + Send + 'static,
     {
-        self.spawn_scoped(fun, done, 0, None).map(drop)
+        self.spawn_scoped(fun, done, 0, Absent).map(drop)
     }
 
     fn spawn_with_signal<Fut, Fun, Done>(
@@ -924,7 +930,7 @@ where
         Fun: FnOnce(Self) -> Fut,
         Done: FnOnce() + Send + 'static,
     {
-        let key = self.spawn_scoped(fun, done, 2, None)?;
+        let key = self.spawn_scoped(fun, done, 2, Absent)?;
         Ok(self.signals(key))
     }
 
@@ -933,7 +939,7 @@ where
         Fut: Future<Output = ()> + Send + 'static,
         Done: FnOnce() + Send + 'static,
     {
-        self.spawn_child(|_, _| fut, Absent, done, Absent, 0, None)
+        self.spawn_child(|_, _| fut, Absent, done, Absent, 0, Absent)
             .map(drop)
     }
 
@@ -946,7 +952,7 @@ where
         Fut: Future<Output = ()> + Send + 'static,
         Done: FnOnce() + Send + 'static,
     {
-        let key = self.spawn_child(|_, _| fut, Absent, done, Absent, 2, None)?;
+        let key = self.spawn_child(|_, _| fut, Absent, done, Absent, 2, Absent)?;
         Ok(self.signals(key))
     }
 
@@ -964,7 +970,7 @@ where
         Fut::Output: Send + 'static,
         Fun: FnOnce(Self) -> Fut,
     {
-        self.spawn_task_scoped(fun, None)
+        self.spawn_task_scoped(fun, Absent)
     }
 
     fn as_raw(&self) -> &RemoteSpawner {

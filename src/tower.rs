@@ -188,7 +188,9 @@ impl<S> RequestScopeLayer<S> {
     /// let response = app.oneshot(request).await.unwrap();
     /// let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
     /// // The request's own task, running while it took the dump:
-    /// assert!(body.starts_with(b"1 task\n\xe2\x94\x94\xe2\x94\x80\xe2\x94\x80 #0 \"GET /tasks?all\": running"));
+    /// let text = String::from_utf8(body.to_vec()).unwrap();
+    /// assert!(text.starts_with("1 task\n└── #"), "{text}");
+    /// assert!(text.contains(" \"GET /tasks?all\": running"), "{text}");
     /// # }
     /// ```
     #[track_caller]

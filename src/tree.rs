@@ -172,7 +172,7 @@ use std::task::{Poll, Waker};
 
 use slab::Slab;
 
-use crate::dump::{Label, TaskState};
+use crate::dump::{Label, TaskId, TaskState};
 use crate::error::SpawnError;
 use crate::metrics::{Ends, ScopeMetrics};
 
@@ -221,7 +221,14 @@ pub(crate) struct Node {
     /// How the children's futures ended (metrics.rs), counted by their
     /// wrappers at phase 2.
     pub(crate) ends: Ends,
+    /// This scope's number, unique in the process: the first half of its
+    /// children's `TaskId`s (dump.rs).
+    pub(crate) id: u64,
 }
+
+/// The next scope's number (`Node::id`). A std atomic, outside loom's view:
+/// it orders nothing.
+static NEXT_SCOPE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// The count of linked slots asked to stop or cancelled (`Node::unsettled`,
 /// I8). Written only under the node's lock, by the [`SlotMut`] transitions;
@@ -260,6 +267,9 @@ struct Children {
     slots: Slots,
     /// The number of children ever registered (metrics.rs).
     spawned: u64,
+    /// The id of the task whose scope this is (`Node::set_owner`); unlike
+    /// `owner`, never taken.
+    task: Option<TaskId>,
     /// Number of linked slots (I4).
     live: usize,
     /// Tasks waiting for `live == 0` or for a failure: the owner in phase 4,
@@ -640,6 +650,7 @@ impl Node {
                 closed: false,
                 slots: Slots::new(),
                 spawned: 0,
+                task: None,
                 live: 0,
                 waiters: Wakeups::default(),
                 orphan: None,
@@ -657,6 +668,7 @@ impl Node {
             any_cancelled: AtomicBool::new(false),
             unsettled: Unsettled::default(),
             ends: Ends::default(),
+            id: NEXT_SCOPE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -684,7 +696,15 @@ impl Node {
 
     /// Names the slot of the task whose scope this is (see `new_owned`).
     pub(crate) fn set_owner(&self, owner: &Link) {
-        self.children.lock().owner = Some((owner.node.clone(), owner.key));
+        let mut children = self.children.lock();
+        children.owner = Some((owner.node.clone(), owner.key));
+        children.task = Some(TaskId::new(owner.node.id, owner.key));
+    }
+
+    /// The id of the task whose scope this is: `None` for a root, a scope
+    /// block or a `RemoteScope`.
+    pub(crate) fn task_id(&self) -> Option<TaskId> {
+        self.children.lock().task
     }
 
     /// Records `scope` as the scope of the child behind `link`, for task
@@ -723,6 +743,7 @@ impl Node {
             });
         });
         Snapshot {
+            id: self.id,
             closed: children.closed,
             live: children.live,
             tasks,
@@ -1614,6 +1635,7 @@ impl Extras {
 
 /// A scope as a task dump reads it ([`Node::snapshot`]).
 pub(crate) struct Snapshot {
+    pub(crate) id: u64,
     pub(crate) closed: bool,
     pub(crate) live: usize,
     pub(crate) tasks: Vec<SlotSnapshot>,

@@ -6,7 +6,8 @@ use std::time::Duration;
 use tasktree::{ScopedSpawn, ScopedSpawner, TaskDump, TaskState};
 
 /// The dump's text with what changes from run to run masked: ages (real
-/// time) and the line and column of each location.
+/// time), the line and column of each location, and the scope numbers of
+/// task ids.
 fn masked(dump: &TaskDump) -> String {
     dump.to_string()
         .lines()
@@ -19,8 +20,17 @@ fn masked(dump: &TaskDump) -> String {
                 }
                 None => line.to_owned(),
             };
-            match line.find("tests/dump.rs:") {
+            let line = match line.find("tests/dump.rs:") {
                 Some(start) => format!("{}tests/dump.rs:L", &line[..start]),
+                None => line,
+            };
+            // A task id's scope number (`#7.0`) depends on the scopes that
+            // other tests made first.
+            match line.find('#') {
+                Some(start) => {
+                    let dot = start + line[start..].find('.').expect("an id");
+                    format!("{}#S{}", &line[..start], &line[dot..])
+                }
                 None => line,
             }
         })
@@ -105,18 +115,27 @@ async fn the_text_dump_draws_names_states_and_nesting() {
     check_shape(&dump);
     let expected = "\
 9 tasks
-├── #0 \"server\": running, age A, at tests/dump.rs:L
-│   ├── #0 \"conn 1\": running, age A, at tests/dump.rs:L
-│   └── #1: running
-├── #1: cancelled
-├── #2 \"draining\": ending, waiting for 1 child, age A, at tests/dump.rs:L
-│   └── #0 \"slow\": asked to stop, cancelled in 3600s, age A, at tests/dump.rs:L
-└── #3: running
-    └── #0: running
-        └── #0 \"in a block\": running, age A, at tests/dump.rs:L";
+├── #S.0 \"server\": running, age A, at tests/dump.rs:L
+│   ├── #S.0 \"conn 1\": running, age A, at tests/dump.rs:L
+│   └── #S.1: running
+├── #S.1: cancelled
+├── #S.2 \"draining\": ending, waiting for 1 child, age A, at tests/dump.rs:L
+│   └── #S.0 \"slow\": asked to stop, cancelled in 3600s, age A, at tests/dump.rs:L
+└── #S.3: running
+    └── #S.0: running
+        └── #S.0 \"in a block\": running, age A, at tests/dump.rs:L";
     assert_eq!(masked(&dump), expected, "\n{dump}");
     let server = &dump.tasks()[0];
     assert_eq!(server.location().unwrap().line(), named_at);
+    // Ids: a child's scope number is its parent task's scope's.
+    let conn = &dump.tasks()[1];
+    assert_eq!(conn.id().slot(), 0);
+    assert_ne!(conn.id().scope(), server.id().scope());
+    assert_eq!(dump.tasks()[2].id().scope(), conn.id().scope());
+    assert_eq!(
+        server.id().to_string(),
+        format!("{}.0", server.id().scope())
+    );
     assert_eq!(server.state(), TaskState::Running);
     assert_eq!(
         dump.tasks()[4].state(),
