@@ -27,6 +27,10 @@ pub(crate) struct Label {
 }
 
 impl Label {
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The label of a task spawned now.
     pub(crate) fn new(name: String, location: &'static Location<'static>) -> Arc<Self> {
         Arc::new(Label {

@@ -520,6 +520,7 @@ mod stop;
 mod task;
 #[cfg(feature = "tower")]
 pub mod tower;
+mod trace;
 mod tree;
 
 pub use dump::{DumpedTask, Named, SpawnLocation, TaskDump, TaskId, TaskState};

@@ -723,3 +723,18 @@ pub(crate) enum Outcome<T> {
     /// It failed, and its fail-fast scope took the failure (tree.rs, I7).
     Failed,
 }
+
+impl<T> Outcome<T> {
+    /// How the task ended, in a word: the `outcome` of its `future ended`
+    /// tracing event (trace.rs).
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Completed(_) => "completed",
+            Outcome::Cancelled => "cancelled",
+            Outcome::DeadlineExceeded => "deadline exceeded",
+            Outcome::Panicked(_) => "panicked",
+            Outcome::Failed => "failed",
+        }
+    }
+}

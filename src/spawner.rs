@@ -8,13 +8,14 @@ use std::task::{Context, Poll, Waker};
 
 use futures_task::{FutureObj, Spawn};
 
-use crate::dump::Label;
+use crate::dump::{Label, TaskId};
 use crate::loom::Arc;
 use crate::remote_scope::RemoteSpawner;
 use crate::signal::{CancelSender, DoneReceiver, Outcome, ParentSignals};
 #[cfg(feature = "tokio")]
 use crate::task::Returned;
 use crate::task::{keeps_memo, terminate_detached, Absent, Field, Observer, Task};
+use crate::trace::TaskSpan;
 use crate::tree::{Extra, Link, Node, Shared};
 use crate::{SpawnError, StopRequested, TaskHandle};
 
@@ -725,10 +726,15 @@ where
         debug_assert!(scope.get().is_none(), "the scope is made here");
         // A child with a scope or a name is recorded for task dumps
         // (`Node::register_with`); a plain leaf takes the plain path.
+        let mut name = None;
         let (link, scope) = if Sc::PRESENT || (L::PRESENT && label.get().is_some()) {
             let scope = Sc::PRESENT.then(Node::new_owned);
+            let label = label.take();
+            if cfg!(feature = "tracing") {
+                name.clone_from(&label);
+            }
             let extra = Extra {
-                label: label.take(),
+                label,
                 scope: scope.clone(),
             };
             let link = Node::register_with(&self.raw.node, views, extra)?;
@@ -740,6 +746,15 @@ where
             (Node::register(&self.raw.node, views)?, None)
         };
         let key = link.key;
+        let node = &self.raw.node;
+        let span = TaskSpan::child(
+            &node.span.get(),
+            TaskId::new(node.id, key),
+            name.as_deref().map(Label::name),
+        );
+        if let Some(scope) = &scope {
+            scope.span.set(span.clone());
+        }
         // The caller's views are made only once the spawn succeeded; if
         // `make` panics or the executor refuses, their references are
         // released here (I5).
@@ -768,7 +783,7 @@ where
             unreachable!("the guard is disarmed once")
         };
         let scope = Sc::new(guard.scope.take());
-        let task = Task::new(link, scope, fut, done, observer);
+        let task = Task::new(link, scope, fut, done, observer, span);
         // If the executor refuses, it drops `task`, whose drop ends it (G4).
         let spawned = spawn(task)?;
         unclaimed.count = 0;

@@ -13,6 +13,7 @@ use pin_project_lite::pin_project;
 
 use crate::loom::Arc;
 use crate::signal::Outcome;
+use crate::trace::{event, TaskSpan};
 use crate::tree::{
     run_orphans, signal_done, signal_done_then, Failure, Link, Node, Orphan, Shared, Signal,
 };
@@ -394,6 +395,9 @@ pin_project! {
         // (`keeps_memo`); dropped in phase 2. Beside the phase rather than
         // in it, so that it does not pad the user's future to its alignment.
         memo: M,
+        // The task's tracing span, entered on every poll (trace.rs; zero
+        // bytes without the `tracing` feature).
+        span: TaskSpan,
     }
 
     impl<F, D, Sc, Ob, M> PinnedDrop for Task<F, D, Sc, Ob, M>
@@ -410,6 +414,9 @@ pin_project! {
     {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
+            let span = std::mem::take(this.span);
+            #[allow(clippy::let_unit_value)]
+            let _entered = span.enter();
             if let PhaseProj::Running { .. } = this.phase.as_mut().project() {
                 // The executor dropped a running task: phase 2 here.
                 let outcome = drop_future(this.phase.as_mut(), Outcome::Cancelled);
@@ -441,7 +448,14 @@ where
     Ob: Observer<F::Output>,
     M: Field<Waker>,
 {
-    pub(crate) fn new(link: Link, scope: Sc, fut: F, done: D, observer: Ob) -> Self {
+    pub(crate) fn new(
+        link: Link,
+        scope: Sc,
+        fut: F,
+        done: D,
+        observer: Ob,
+        span: TaskSpan,
+    ) -> Self {
         let key = u32::try_from(link.key).expect("`Node::register` keeps keys below 2^32");
         Task {
             phase: Phase::Running {
@@ -454,6 +468,7 @@ where
             done: Some(done),
             observer,
             memo: M::new(None),
+            span,
         }
     }
 }
@@ -511,8 +526,13 @@ where
     D: FnOnce() + Send + 'static,
 {
     pub(crate) fn new(link: Link, scope: Option<Arc<Node>>, fut: F, done: D) -> Self {
+        let id = crate::TaskId::new(link.node.id, link.key);
+        let span = TaskSpan::child(&link.node.span.get(), id, None);
+        if let Some(scope) = &scope {
+            scope.span.set(span.clone());
+        }
         ScopedTask {
-            task: Task::new(link, scope, fut, done, Absent),
+            task: Task::new(link, scope, fut, done, Absent, span),
         }
     }
 }
@@ -554,6 +574,8 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Ob::Output> {
         let mut this = self.project();
+        #[allow(clippy::let_unit_value)]
+        let _entered = this.span.enter();
         loop {
             match this.phase.as_mut().project() {
                 PhaseProj::Running { mut fut, seen } => {
@@ -583,8 +605,12 @@ where
                         parent.peek_signal(key, stop_seen)
                     };
                     let outcome = match signal {
-                        Signal::Cancel { expired } => cancelled(expired),
+                        Signal::Cancel { expired } => {
+                            event!(deadline = expired, "cancelled");
+                            cancelled(expired)
+                        }
                         Signal::Stop => {
+                            event!("stop requested");
                             // A graceful cancel: the task's own scope, and so
                             // its children, are asked to stop too; the future
                             // runs on until the cancel (tree/grace.rs).
@@ -614,7 +640,10 @@ where
                                         // Passed on at the top of the loop, and
                                         // the future polled again.
                                         Signal::Stop => continue,
-                                        Signal::Cancel { expired } => cancelled(expired),
+                                        Signal::Cancel { expired } => {
+                                            event!(deadline = expired, "cancelled");
+                                            cancelled(expired)
+                                        }
                                     }
                                 }
                                 Err(panic) => Outcome::Panicked(panic),
@@ -625,6 +654,7 @@ where
                     // (which may keep the executor's task alive).
                     let mut outcome = drop_future(this.phase.as_mut(), outcome);
                     parent.ends.ended(&outcome);
+                    event!(outcome = outcome.kind(), "future ended");
                     drop(this.memo.take());
                     if let Outcome::Panicked(panic) = outcome {
                         outcome = report_panic(Some(parent), panic);
@@ -775,6 +805,7 @@ where
     Ob: Observer<T>,
 {
     run_callback(done);
+    event!("done");
     observer.deliver(link, outcome)
 }
 

@@ -175,6 +175,7 @@ use slab::Slab;
 use crate::dump::{Label, TaskId, TaskState};
 use crate::error::SpawnError;
 use crate::metrics::{Ends, ScopeMetrics};
+use crate::trace::ScopeSpan;
 
 use crate::loom::{Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
 
@@ -224,6 +225,9 @@ pub(crate) struct Node {
     /// This scope's number, unique in the process: the first half of its
     /// children's `TaskId`s (dump.rs).
     pub(crate) id: u64,
+    /// The span its children's spans are under (trace.rs; nothing without
+    /// the `tracing` feature).
+    pub(crate) span: ScopeSpan,
 }
 
 /// The next scope's number (`Node::id`). A std atomic, outside loom's view:
@@ -644,7 +648,7 @@ impl Drop for ResetDeferred {
 }
 
 impl Node {
-    fn new(root: bool) -> Arc<Self> {
+    fn new(root: bool, span: ScopeSpan) -> Arc<Self> {
         Arc::new(Node {
             children: Mutex::new(Children {
                 closed: false,
@@ -669,19 +673,20 @@ impl Node {
             unsettled: Unsettled::default(),
             ends: Ends::default(),
             id: NEXT_SCOPE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            span,
         })
     }
 
     /// A root scope, with no task of its own and one handle.
     pub(crate) fn new_root() -> Arc<Self> {
-        let node = Self::new(true);
+        let node = Self::new(true, ScopeSpan::current());
         node.handles.store(1, Ordering::Relaxed);
         node
     }
 
     /// The scope of a block or of a `RemoteScope`: no owner task to cancel.
     pub(crate) fn new_task() -> Arc<Self> {
-        Self::new(false)
+        Self::new(false, ScopeSpan::current())
     }
 
     /// The scope of the task behind `owner`, which a fail-fast failure
@@ -691,7 +696,7 @@ impl Node {
     /// for task dumps in the same critical section; [`set_owner`](Self::set_owner)
     /// then names the slot.
     pub(crate) fn new_owned() -> Arc<Self> {
-        Self::new(false)
+        Self::new(false, ScopeSpan::unset())
     }
 
     /// Names the slot of the task whose scope this is (see `new_owned`).
