@@ -103,6 +103,12 @@
 //! - A root ends when the last clone of it is dropped, which cancels its
 //!   children, or with [`ScopedSpawner::shutdown`], which cancels them and
 //!   resolves once they are all done.
+//! - To see the tree: [`named`](ScopedSpawner::named) spawns a task with a
+//!   name, [`dump`](ScopedSpawner::dump) takes a [`TaskDump`] of the live
+//!   tasks under a spawner (drawn as an indented tree; JSON with the `serde`
+//!   feature), [`metrics`](ScopedSpawner::metrics) counts a scope's
+//!   children ([`ScopeMetrics`]), every task has a [`TaskId`], and the
+//!   `tracing` feature runs each task in a span under its parent task's.
 //!
 //! Termination started from outside the task (by its cancel sender or handle, or
 //! by its parent's termination) is called *cancellation*. A cancelled task is not
