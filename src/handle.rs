@@ -34,6 +34,14 @@ use crate::tree::Shared;
 /// ```
 pub struct TaskError {
     repr: Repr,
+    /// Which task: set by the handle that yields the error.
+    task: Option<Box<WhichTask>>,
+}
+
+/// The task a [`TaskError`] is about.
+struct WhichTask {
+    id: crate::TaskId,
+    name: Option<String>,
 }
 
 enum Repr {
@@ -47,16 +55,55 @@ enum Repr {
 
 impl TaskError {
     pub(crate) fn cancelled() -> Self {
-        Self {
-            repr: Repr::Cancelled,
-        }
+        Self::of(Repr::Cancelled)
+    }
+
+    fn of(repr: Repr) -> Self {
+        Self { repr, task: None }
     }
 
     #[cfg(feature = "tokio")]
     fn panic(payload: Box<dyn Any + Send + 'static>) -> Self {
-        Self {
-            repr: Repr::Panic(Mutex::new(payload)),
-        }
+        Self::of(Repr::Panic(Mutex::new(payload)))
+    }
+
+    /// The id of the task that failed, if a [`TaskHandle`] yielded this
+    /// error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// let handle = root.named("fetch").spawn_task(std::future::pending::<()>()).unwrap();
+    /// let id = handle.id();
+    /// handle.cancel();
+    /// let err = handle.await.unwrap_err();
+    /// assert_eq!(err.task_id(), Some(id));
+    /// assert_eq!(err.task_name(), Some("fetch"));
+    /// assert_eq!(err.to_string(), format!("task {id} \"fetch\" was cancelled"));
+    /// # }
+    /// ```
+    pub fn task_id(&self) -> Option<crate::TaskId> {
+        self.task.as_ref().map(|task| task.id)
+    }
+
+    /// The name of the task that failed, if it was spawned with one
+    /// ([`ScopedSpawner::named`](crate::ScopedSpawner::named)) and a
+    /// [`TaskHandle`] yielded this error.
+    ///
+    /// # Examples
+    ///
+    /// See [`task_id`](Self::task_id).
+    pub fn task_name(&self) -> Option<&str> {
+        self.task.as_ref()?.name.as_deref()
+    }
+
+    /// Says which task this is about.
+    fn about(mut self, id: crate::TaskId, name: Option<String>) -> Self {
+        self.task = Some(Box::new(WhichTask { id, name }));
+        self
     }
 
     /// Whether the task was cancelled before its future completed.
@@ -203,7 +250,10 @@ impl TaskError {
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, TaskError> {
         match self.repr {
             Repr::Panic(payload) => Ok(payload.into_inner()),
-            repr => Err(TaskError { repr }),
+            repr => Err(TaskError {
+                repr,
+                task: self.task,
+            }),
         }
     }
 }
@@ -213,13 +263,9 @@ pub(crate) fn outcome_result<T>(outcome: Outcome<T>) -> Result<T, TaskError> {
     match outcome {
         Outcome::Completed(value) => Ok(value),
         Outcome::Cancelled => Err(TaskError::cancelled()),
-        Outcome::Panicked(payload) => Err(TaskError {
-            repr: Repr::Panic(Mutex::new(payload)),
-        }),
-        Outcome::Failed => Err(TaskError { repr: Repr::Failed }),
-        Outcome::DeadlineExceeded => Err(TaskError {
-            repr: Repr::DeadlineExceeded,
-        }),
+        Outcome::Panicked(payload) => Err(TaskError::of(Repr::Panic(Mutex::new(payload)))),
+        Outcome::Failed => Err(TaskError::of(Repr::Failed)),
+        Outcome::DeadlineExceeded => Err(TaskError::of(Repr::DeadlineExceeded)),
     }
 }
 
@@ -232,17 +278,26 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
 }
 
 impl fmt::Display for TaskError {
+    /// `task was cancelled`, or with the task when a handle yielded it:
+    /// `task 7.0 "fetch" was cancelled`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("task")?;
+        if let Some(task) = &self.task {
+            write!(f, " {}", task.id)?;
+            if let Some(name) = &task.name {
+                write!(f, " {name:?}")?;
+            }
+        }
         match &self.repr {
-            Repr::Cancelled => f.write_str("task was cancelled"),
+            Repr::Cancelled => f.write_str(" was cancelled"),
             Repr::Panic(payload) => match panic_message(payload.lock().as_ref()) {
-                Some(message) => write!(f, "task panicked with message {message:?}"),
-                None => f.write_str("task panicked"),
+                Some(message) => write!(f, " panicked with message {message:?}"),
+                None => f.write_str(" panicked"),
             },
             Repr::Failed => {
-                f.write_str("task failed; its enclosing fail-fast scope reports the failure")
+                f.write_str(" failed; its enclosing fail-fast scope reports the failure")
             }
-            Repr::DeadlineExceeded => f.write_str("task was cancelled by its deadline"),
+            Repr::DeadlineExceeded => f.write_str(" was cancelled by its deadline"),
         }
     }
 }
@@ -593,6 +648,21 @@ impl<T> Future for TaskHandle<T> {
     /// Panics if polled again after it returned `Ready`.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        match this.poll_result(cx) {
+            Poll::Ready(Err(error)) => {
+                // Which task: its id, and its name, which its scope keeps
+                // while this handle names the slot.
+                let (id, name) = this.cancel.describe();
+                Poll::Ready(Err(error.about(id, name)))
+            }
+            other => other,
+        }
+    }
+}
+
+impl<T> TaskHandle<T> {
+    fn poll_result(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>> {
+        let this = self;
         let outcome = match &mut this.route {
             Route::Shared(shared) => match shared.poll_take(cx.waker()) {
                 Poll::Pending => return Poll::Pending,

@@ -235,6 +235,22 @@ impl CancelSender {
         Some(crate::TaskId::new(slot.node.id, slot.key))
     }
 
+    /// The id and the name of the child, for a handle's error (this
+    /// sender's reference keeps the name in the scope).
+    ///
+    /// # Panics
+    /// If forgotten (a handle's sender never is).
+    pub(crate) fn describe(&self) -> (crate::TaskId, Option<String>) {
+        let slot = self
+            .slot
+            .as_ref()
+            .expect("a handle's cancel sender keeps its slot");
+        (
+            crate::TaskId::new(slot.node.id, slot.key),
+            slot.node.name_of(slot.key),
+        )
+    }
+
     /// The slot of a timed call (`None` once forgotten) and the runtime
     /// whose timer measures it.
     #[cfg(feature = "tokio")]

@@ -706,6 +706,14 @@ impl Node {
         children.task = Some(TaskId::new(owner.node.id, owner.key));
     }
 
+    /// The name given to the child in slot `key` (`ScopedSpawner::named`),
+    /// while a view of the slot is alive.
+    pub(crate) fn name_of(&self, key: usize) -> Option<String> {
+        let children = self.children.lock();
+        let label = children.extras.peek(key)?.label.as_ref()?;
+        Some(label.name().to_owned())
+    }
+
     /// The id of the task whose scope this is: `None` for a root, a scope
     /// block or a `RemoteScope`.
     pub(crate) fn task_id(&self) -> Option<TaskId> {
@@ -942,9 +950,11 @@ impl Node {
             children.foreign.register(key, waker);
             return Poll::Pending;
         }
-        let removed = slot.release();
+        let (freed, removed) = slot.release();
+        let extra = children.extras.released(freed, key);
         drop(guard);
         drop(removed);
+        drop(extra);
         Poll::Ready(())
     }
 
@@ -1036,9 +1046,11 @@ impl Node {
             cancel_live_locked(this, children, key, state, How::Default, &mut wakeups);
             slot = children.slots.get_mut(key);
         }
-        let removed = slot.release();
+        let (freed, removed) = slot.release();
+        let extra = children.extras.released(freed, key);
         drop(guard);
         drop(removed);
+        drop(extra);
         wakeups.wake();
     }
 
@@ -1589,9 +1601,10 @@ impl Foreign {
 /// What a task dump reads of a scope's children beyond their slots
 /// (`Children::extras`), by slot key: names given at spawn
 /// (`ScopedSpawner::named`) and the children's own scopes. An entry is
-/// made by `Node::register` (or `Node::link_scope`) and emptied by the
-/// child's done signal (`Link::done_with`), before its key can be reused
-/// (I5). A `Vec` indexed by key, grown to the highest key that had an
+/// made by `Node::register` (or `Node::link_scope`) and emptied when the
+/// slot is removed (`Extras::released`), before its key can be reused (I5):
+/// while a view names the task (its handle), its name is still there for
+/// the handle's error. A `Vec` indexed by key, grown to the highest key that had an
 /// entry: no hashing on the done signal's path, and nothing allocated for a
 /// scope of unnamed leaves.
 #[derive(Default)]
@@ -1620,20 +1633,20 @@ impl Extras {
         self.0.get(key)
     }
 
-    /// Empties slot `key`'s entry; what it held is dropped by the caller
-    /// after the lock (it may hold the last reference to the child's
-    /// scope).
+    /// Empties slot `key`'s entry if the slot was just removed (its last
+    /// reference released); what it held is dropped by the caller after
+    /// the lock (it may hold the last reference to the child's scope).
     #[inline]
-    fn remove(&mut self, key: usize) -> Option<Extra> {
-        // Inline: every done signal asks, and most scopes have no entry.
-        if self.0.is_empty() {
+    fn released(&mut self, freed: bool, key: usize) -> Option<Extra> {
+        // Inline: every release asks, and most scopes have no entry.
+        if !freed || self.0.is_empty() {
             return None;
         }
-        self.remove_slow(key)
+        self.released_slow(key)
     }
 
     #[inline(never)]
-    fn remove_slow(&mut self, key: usize) -> Option<Extra> {
+    fn released_slow(&mut self, key: usize) -> Option<Extra> {
         self.0.get_mut(key).map(std::mem::take)
     }
 }

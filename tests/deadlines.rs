@@ -32,10 +32,14 @@ async fn a_task_past_its_deadline_reports_deadline_exceeded() {
     let root = ScopedSpawner::tokio();
     let handle = root.spawn_task(common::pend(&log, "slow", None)).unwrap();
     handle.set_deadline(start + Duration::from_secs(2)).unwrap();
+    let id = handle.id();
     let err = handle.await.unwrap_err();
     assert!(err.is_deadline_exceeded(), "{err:?}");
     assert!(!err.is_cancelled() && !err.is_panic() && !err.is_failed());
-    assert_eq!(err.to_string(), "task was cancelled by its deadline");
+    assert_eq!(
+        err.to_string(),
+        format!("task {id} was cancelled by its deadline")
+    );
     assert_eq!(at(start), 2_000);
     log.assert_exact(&["slow future dropped"]);
 }

@@ -462,7 +462,8 @@ fn into_panic_on_a_cancelled_error() {
 }
 
 /// `TaskError` says what happened in `Display` and `Debug`, with the panic
-/// message when there is one.
+/// message when there is one, and which task: its id, and its name if it
+/// has one.
 #[test]
 fn task_error_display_and_debug() {
     quiet_intentional_panics();
@@ -470,16 +471,24 @@ fn task_error_display_and_debug() {
     let root = common::tokio_root(&runtime);
     runtime.block_on(async {
         let cancelled = root.spawn_task(std::future::pending::<()>()).unwrap();
+        let id = cancelled.id();
         cancelled.cancel();
         let err = cancelled.await.unwrap_err();
-        assert_eq!(err.to_string(), "task was cancelled");
+        assert_eq!(err.to_string(), format!("task {id} was cancelled"));
         assert_eq!(format!("{err:?}"), "TaskError::Cancelled");
+        assert_eq!((err.task_id(), err.task_name()), (Some(id), None));
 
         let panicked = root
+            .named("boom")
             .spawn_task(async { panic!("intentional boom") })
             .unwrap();
+        let id = panicked.id();
         let err = panicked.await.unwrap_err();
-        assert!(err.to_string().contains("intentional boom"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!("task {id} \"boom\" panicked with message \"intentional boom\"")
+        );
+        assert_eq!(err.task_name(), Some("boom"));
         assert!(format!("{err:?}").contains("intentional boom"), "{err:?}");
         let _: &dyn std::error::Error = &err;
     });
@@ -597,9 +606,13 @@ fn handles_are_send_sync_and_unpin() {
     let waiter = runtime.spawn(handle);
     assert_eq!(runtime.block_on(waiter).unwrap().unwrap(), 9);
     let cancelled = root.spawn_task(std::future::pending::<()>()).unwrap();
+    let id = cancelled.id();
     cancelled.cancel();
     let err = runtime.block_on(cancelled).unwrap_err();
-    assert_eq!(boxed(err).unwrap_err().to_string(), "task was cancelled");
+    assert_eq!(
+        boxed(err).unwrap_err().to_string(),
+        format!("task {id} was cancelled")
+    );
 }
 
 // ---------------------------------------------------------------------------

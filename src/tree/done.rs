@@ -58,12 +58,12 @@ impl Link {
         let children_ref = &mut *children;
         let mut slot = children_ref.slots.get_mut(self.key);
         let stale_waker = slot.unlink(&self.node.unsettled);
-        let removed = slot.release();
+        let (freed, removed) = slot.release();
+        let extra = children_ref.extras.released(freed, self.key);
         let mut wakeups = Wakeups::default();
         children_ref.foreign.take(Some(self.key), &mut wakeups);
         wakeups.extend(children_ref.grace.forget_slot(self.key));
         children_ref.live -= 1;
-        let extra = children_ref.extras.remove(self.key);
         let orphan = if children_ref.live == 0 {
             wakeups.extend(children_ref.grace.forget_close());
             wakeups.append(&mut children_ref.waiters);

@@ -400,7 +400,7 @@ impl<const LIMIT: usize> Slots<LIMIT> {
     #[cfg(test)]
     #[must_use = "the waker must be dropped after the lock is released (I3)"]
     fn release(&mut self, key: usize) -> Option<Waker> {
-        self.get_mut(key).release()
+        self.get_mut(key).release().1
     }
 
     /// The number of occupied slots (O(capacity)).
@@ -467,11 +467,12 @@ impl<'a> std::ops::DerefMut for Entry<'a> {
 impl Entry<'_> {
     /// Drops one of the slot's references; the last one removes the slot,
     /// which must be [`State::Done`] by then (I5), and its key may be
-    /// reused. Returns the removed slot's waker, if it still had one, to be
-    /// dropped after the lock is released (I3).
+    /// reused. Returns whether it removed the slot, and the removed slot's
+    /// waker, if it still had one, to be dropped after the lock is released
+    /// (I3).
     #[must_use = "the waker must be dropped after the lock is released (I3)"]
     #[inline]
-    pub(super) fn release(self) -> Option<Waker> {
+    pub(super) fn release(self) -> (bool, Option<Waker>) {
         let Entry {
             slot: SlotMut { waker, meta },
             page_free,
@@ -484,7 +485,7 @@ impl Entry<'_> {
         } = self;
         *meta -= ONE_REF;
         if *meta >= ONE_REF {
-            return None;
+            return (false, None);
         }
         debug_assert!(!decode(*meta).is_linked(), "I5: removed before done");
         let was_full = Page::is_full(*page_free, page_fresh, page_end);
@@ -495,7 +496,7 @@ impl Entry<'_> {
             *free = page;
         }
         *page_free = index;
-        waker.take()
+        (true, waker.take())
     }
 }
 
