@@ -34,15 +34,14 @@ use crate::tree::Shared;
 /// ```
 pub struct TaskError {
     repr: Repr,
-    /// Which task: set by the handle that yields the error.
-    task: Option<Box<WhichTask>>,
+    /// Which task, and the tasks above it, nearest first: set by the
+    /// handle that yields the error. Empty otherwise.
+    path: Vec<(crate::TaskId, Option<String>)>,
 }
 
-/// The task a [`TaskError`] is about.
-struct WhichTask {
-    id: crate::TaskId,
-    name: Option<String>,
-}
+/// The most tasks of a path a [`TaskError`] records: the task and 15 above
+/// it. Deeper ancestors are left out (`…` in `Display`).
+const MAX_PATH: usize = 16;
 
 enum Repr {
     Cancelled,
@@ -59,7 +58,10 @@ impl TaskError {
     }
 
     fn of(repr: Repr) -> Self {
-        Self { repr, task: None }
+        Self {
+            repr,
+            path: Vec::new(),
+        }
     }
 
     #[cfg(feature = "tokio")]
@@ -86,7 +88,7 @@ impl TaskError {
     /// # }
     /// ```
     pub fn task_id(&self) -> Option<crate::TaskId> {
-        self.task.as_ref().map(|task| task.id)
+        self.path.first().map(|(id, _)| *id)
     }
 
     /// The name of the task that failed, if it was spawned with one
@@ -97,12 +99,42 @@ impl TaskError {
     ///
     /// See [`task_id`](Self::task_id).
     pub fn task_name(&self) -> Option<&str> {
-        self.task.as_ref()?.name.as_deref()
+        self.path.first()?.1.as_deref()
     }
 
-    /// Says which task this is about.
-    fn about(mut self, id: crate::TaskId, name: Option<String>) -> Self {
-        self.task = Some(Box::new(WhichTask { id, name }));
+    /// The tasks from the highest known ancestor down to the task itself,
+    /// each by id and name, if a [`TaskHandle`] yielded this error. The
+    /// path goes up to the root, or stops at a scope block, at an ancestor
+    /// whose own scope had already failed or finished, or after 16 tasks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// let request = root.named("GET /search").spawn_task_with(|request| async move {
+    ///     let ads = request.named("ads").spawn_task(std::future::pending::<()>()).unwrap();
+    ///     ads.cancel();
+    ///     ads.await.unwrap_err()
+    /// });
+    /// let err = request.unwrap().await.unwrap();
+    /// let names: Vec<_> = err.task_path().map(|(_, name)| name).collect();
+    /// assert_eq!(names, [Some("GET /search"), Some("ads")]);
+    /// let (parent, ads) = (err.task_path().next().unwrap().0, err.task_id().unwrap());
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     format!("task {parent} \"GET /search\" › {ads} \"ads\" was cancelled")
+    /// );
+    /// # }
+    /// ```
+    pub fn task_path(&self) -> impl Iterator<Item = (crate::TaskId, Option<&str>)> + '_ {
+        (self.path.iter().rev()).map(|(id, name)| (*id, name.as_deref()))
+    }
+
+    /// Says which task this is about, and the tasks above it.
+    fn about(mut self, path: Vec<(crate::TaskId, Option<String>)>) -> Self {
+        self.path = path;
         self
     }
 
@@ -252,7 +284,7 @@ impl TaskError {
             Repr::Panic(payload) => Ok(payload.into_inner()),
             repr => Err(TaskError {
                 repr,
-                task: self.task,
+                path: self.path,
             }),
         }
     }
@@ -278,13 +310,18 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
 }
 
 impl fmt::Display for TaskError {
-    /// `task was cancelled`, or with the task when a handle yielded it:
-    /// `task 7.0 "fetch" was cancelled`.
+    /// `task was cancelled`, or with the task and those above it when a
+    /// handle yielded it: `task 1.0 "GET /search" › 2.1 "ads" was cancelled`
+    /// (see [`task_path`](TaskError::task_path)).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("task")?;
-        if let Some(task) = &self.task {
-            write!(f, " {}", task.id)?;
-            if let Some(name) = &task.name {
+        if self.path.len() == MAX_PATH {
+            f.write_str(" …")?;
+        }
+        for (i, (id, name)) in self.path.iter().rev().enumerate() {
+            f.write_str(if i == 0 { " " } else { " › " })?;
+            write!(f, "{id}")?;
+            if let Some(name) = name {
                 write!(f, " {name:?}")?;
             }
         }
@@ -652,8 +689,8 @@ impl<T> Future for TaskHandle<T> {
             Poll::Ready(Err(error)) => {
                 // Which task: its id, and its name, which its scope keeps
                 // while this handle names the slot.
-                let (id, name) = this.cancel.describe();
-                Poll::Ready(Err(error.about(id, name)))
+                let path = this.cancel.ancestry(MAX_PATH);
+                Poll::Ready(Err(error.about(path)))
             }
             other => other,
         }

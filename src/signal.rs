@@ -235,20 +235,15 @@ impl CancelSender {
         Some(crate::TaskId::new(slot.node.id, slot.key))
     }
 
-    /// The id and the name of the child, for a handle's error (this
-    /// sender's reference keeps the name in the scope).
-    ///
-    /// # Panics
-    /// If forgotten (a handle's sender never is).
-    pub(crate) fn describe(&self) -> (crate::TaskId, Option<String>) {
-        let slot = self
-            .slot
-            .as_ref()
-            .expect("a handle's cancel sender keeps its slot");
-        (
-            crate::TaskId::new(slot.node.id, slot.key),
-            slot.node.name_of(slot.key),
-        )
+    /// The child and the tasks above it, nearest first, by id and name, for
+    /// a handle's error (this sender's reference keeps the child's name in
+    /// its scope): `Node::ancestry`, at most `max` tasks. Empty once
+    /// forgotten (a handle's sender never is).
+    pub(crate) fn ancestry(&self, max: usize) -> Vec<(crate::TaskId, Option<String>)> {
+        match &self.slot {
+            Some(slot) => Node::ancestry(&slot.node, slot.key, max),
+            None => Vec::new(),
+        }
     }
 
     /// The slot of a timed call (`None` once forgotten) and the runtime

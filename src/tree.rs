@@ -706,12 +706,32 @@ impl Node {
         children.task = Some(TaskId::new(owner.node.id, owner.key));
     }
 
-    /// The name given to the child in slot `key` (`ScopedSpawner::named`),
-    /// while a view of the slot is alive.
-    pub(crate) fn name_of(&self, key: usize) -> Option<String> {
-        let children = self.children.lock();
-        let label = children.extras.peek(key)?.label.as_ref()?;
-        Some(label.name().to_owned())
+    /// The child in slot `key` and the tasks above it, nearest first: each
+    /// task's id and name (`ScopedSpawner::named`; kept while a view of its
+    /// slot is alive). The walk follows each scope's owner link, one lock at
+    /// a time (I2), and ends at a root, a scope block, an owner whose
+    /// termination no longer needs the link (`retire`), or after `max`
+    /// tasks.
+    pub(crate) fn ancestry(
+        this: &Arc<Self>,
+        key: usize,
+        max: usize,
+    ) -> Vec<(TaskId, Option<String>)> {
+        let mut path = Vec::new();
+        let mut at = Some((this.clone(), key));
+        while let Some((node, key)) = at.take() {
+            if path.len() == max {
+                break;
+            }
+            let children = node.children.lock();
+            let name = (children.extras.peek(key))
+                .and_then(|extra| extra.label.as_ref())
+                .map(|label| label.name().to_owned());
+            at = children.owner.clone();
+            drop(children);
+            path.push((TaskId::new(node.id, key), name));
+        }
+        path
     }
 
     /// The id of the task whose scope this is: `None` for a root, a scope

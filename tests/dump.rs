@@ -291,3 +291,58 @@ async fn a_name_ends_with_its_task() {
     assert_eq!(dump.tasks()[0].name(), None, "{dump}");
     root.shutdown().await;
 }
+
+/// A handle's error names its task and the tasks above it, root first:
+/// named ones by name, unnamed ones by id alone.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn an_error_names_its_task_and_the_tasks_above_it() {
+    let root = ScopedSpawner::tokio();
+    let server = root
+        .named("server")
+        .spawn_task_with(|server| async move {
+            server
+                .spawn_task_with(|request| async move {
+                    let query = request.named("query").spawn_task(pending::<()>()).unwrap();
+                    query.set_timeout(Duration::from_secs(1)).unwrap();
+                    query.await.unwrap_err()
+                })
+                .unwrap()
+                .await
+                .unwrap()
+        })
+        .unwrap();
+    let err = server.await.unwrap();
+    assert!(err.is_deadline_exceeded());
+    let path: Vec<_> = err.task_path().collect();
+    let [(server, Some("server")), (request, None), (query, Some("query"))] = path[..] else {
+        panic!("{path:?}")
+    };
+    assert_eq!(err.task_id(), Some(query));
+    assert_eq!(
+        err.to_string(),
+        format!("task {server} \"server\" › {request} › {query} \"query\" was cancelled by its deadline")
+    );
+
+    // A chain deeper than 16: the path keeps the 16 nearest tasks.
+    fn nest(
+        spawner: ScopedSpawner,
+        left: usize,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = tasktree::TaskError> + Send>> {
+        Box::pin(async move {
+            if left == 0 {
+                let leaf = spawner.named("leaf").spawn_task(pending::<()>()).unwrap();
+                leaf.cancel();
+                return leaf.await.unwrap_err();
+            }
+            let child = spawner.spawn_task_with(move |child| nest(child, left - 1));
+            child.unwrap().await.unwrap()
+        })
+    }
+    let err = nest(root.clone(), 20).await;
+    assert_eq!(err.task_path().count(), 16);
+    assert_eq!(err.task_name(), Some("leaf"));
+    let text = err.to_string();
+    assert!(text.starts_with("task … "), "{text}");
+    assert!(text.ends_with(" \"leaf\" was cancelled"), "{text}");
+    root.shutdown().await;
+}
