@@ -104,6 +104,7 @@ fn a_task_span_is_a_child_of_its_parent_task_span() {
     let _default = tracing::subscriber::set_default(subscriber);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
+        .start_paused(true)
         .build()
         .unwrap();
     runtime.block_on(async {
@@ -120,6 +121,17 @@ fn a_task_span_is_a_child_of_its_parent_task_span() {
                         .unwrap();
                     slow.cancel();
                     let _ = slow.await;
+                    // A graceful cancel: asked to stop, cancelled a second
+                    // later (paused time).
+                    let polite = spawner
+                        .named("polite")
+                        .spawn_task(std::future::pending::<()>())
+                        .unwrap();
+                    tokio::task::yield_now().await;
+                    polite
+                        .cancel_with_grace(std::time::Duration::from_secs(1))
+                        .unwrap();
+                    let _ = polite.await;
                     backend.await.unwrap()
                 })
                 .unwrap()
@@ -149,6 +161,17 @@ fn a_task_span_is_a_child_of_its_parent_task_span() {
         of("task[slow]"),
         [
             "spawned",
+            "cancelled deadline=false",
+            "future ended outcome=\"cancelled\"",
+            "done"
+        ],
+        "{events:#?}"
+    );
+    assert_eq!(
+        of("task[polite]"),
+        [
+            "spawned",
+            "stop requested",
             "cancelled deadline=false",
             "future ended outcome=\"cancelled\"",
             "done"
