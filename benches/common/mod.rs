@@ -16,6 +16,13 @@
 //! the [`for_each_contender!`] macro, so a new variant (the typed `TaskHandle`
 //! API, say) is one more `impl` and one more line in that macro.
 //!
+//! Adding a contender: implement [`Contender`] for a new type (`spawn_join`,
+//! `tree_complete`, `tree_build`, `tree_cancel`), add it to
+//! [`for_each_contender!`] and to `NAMES`; `tree.rs`, `instructions.rs` and
+//! the count script of BENCHMARKS.md pick it up (add the name to its
+//! `contenders=(…)`); for `memory.rs`, add a spawn function to its
+//! `contenders()`. Keep the tasktree contenders.
+//!
 //! Inner tree nodes are boxed futures (`BoxFuture`) in every contender, since
 //! their type is recursive; leaves are spawned unboxed.
 
