@@ -17,7 +17,7 @@ use crate::loom::Arc;
 use crate::signal::ParentSignals;
 use crate::task::Absent;
 use crate::tree::{SlotSnapshot, Snapshot};
-use crate::{ScopedSpawner, SpawnError, TaskHandle};
+use crate::{CancelCause, ScopedSpawner, SpawnError, TaskHandle};
 
 /// What a named spawn records beside its task's slot.
 pub(crate) struct Label {
@@ -396,7 +396,7 @@ where
 /// Where a task is in its life, as a [`TaskDump`] read it.
 ///
 /// With the `serde` feature, it serialises in snake case: `"running"`,
-/// `{"stop_requested":{"cancel_in":{"secs":59,"nanos":0}}}`, ...
+/// `{"stop_requested":{"cancel_in":{"secs":59,"nanos":0},"cause":{"reason":"shutdown","inherited":false}}}`, ...
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(
     feature = "serde",
@@ -413,11 +413,13 @@ pub enum TaskState {
         /// How long after the dump the task is to be cancelled if it has
         /// not ended by then, if a grace period or deadline says so.
         cancel_in: Option<Duration>,
+        /// Why it was asked.
+        cause: CancelCause,
     },
     /// Cancelled: its future is dropped at its next poll.
     Cancelled {
-        /// By its deadline or the end of its grace period.
-        deadline_passed: bool,
+        /// Why.
+        cause: CancelCause,
     },
     /// Its future is over (done or cancelled) and it is terminating: it
     /// waits for `children` children, then runs its `done` callback.
@@ -431,16 +433,15 @@ impl fmt::Display for TaskState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TaskState::Running => f.write_str("running"),
-            TaskState::StopRequested { cancel_in: None } => f.write_str("asked to stop"),
+            TaskState::StopRequested {
+                cancel_in: None,
+                cause,
+            } => write!(f, "asked to stop ({cause})"),
             TaskState::StopRequested {
                 cancel_in: Some(left),
-            } => write!(f, "asked to stop, cancelled in {}", Age(*left)),
-            TaskState::Cancelled {
-                deadline_passed: false,
-            } => f.write_str("cancelled"),
-            TaskState::Cancelled {
-                deadline_passed: true,
-            } => f.write_str("cancelled at its deadline"),
+                cause,
+            } => write!(f, "asked to stop ({cause}), cancelled in {}", Age(*left)),
+            TaskState::Cancelled { cause } => write!(f, "cancelled ({cause})"),
             TaskState::Ending { children: 0 } => f.write_str("ending"),
             TaskState::Ending { children: 1 } => f.write_str("ending, waiting for 1 child"),
             TaskState::Ending { children } => {

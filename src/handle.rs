@@ -7,6 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::cause::{CancelCause, Kind};
 use crate::loom::{Arc, Mutex};
 use crate::signal::{CancelSender, Outcome};
 #[cfg(feature = "tokio")]
@@ -37,6 +38,8 @@ pub struct TaskError {
     /// Which task, and the tasks above it, nearest first: set by the
     /// handle that yields the error. Empty otherwise.
     path: Vec<(crate::TaskId, Option<String>)>,
+    /// Why the task was cancelled, if it was and a handle yielded the error.
+    cause: Option<CancelCause>,
 }
 
 /// The most tasks of a path a [`TaskError`] records: the task and 15 above
@@ -61,6 +64,7 @@ impl TaskError {
         Self {
             repr,
             path: Vec::new(),
+            cause: None,
         }
     }
 
@@ -84,7 +88,10 @@ impl TaskError {
     /// let err = handle.await.unwrap_err();
     /// assert_eq!(err.task_id(), Some(id));
     /// assert_eq!(err.task_name(), Some("fetch"));
-    /// assert_eq!(err.to_string(), format!("task {id} \"fetch\" was cancelled"));
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     format!("task {id} \"fetch\" was cancelled (its handle cancelled it)")
+    /// );
     /// # }
     /// ```
     pub fn task_id(&self) -> Option<crate::TaskId> {
@@ -124,7 +131,7 @@ impl TaskError {
     /// let (parent, ads) = (err.task_path().next().unwrap().0, err.task_id().unwrap());
     /// assert_eq!(
     ///     err.to_string(),
-    ///     format!("task {parent} \"GET /search\" › {ads} \"ads\" was cancelled")
+    ///     format!("task {parent} \"GET /search\" › {ads} \"ads\" was cancelled (its handle cancelled it)")
     /// );
     /// # }
     /// ```
@@ -132,10 +139,55 @@ impl TaskError {
         (self.path.iter().rev()).map(|(id, name)| (*id, name.as_deref()))
     }
 
-    /// Says which task this is about, and the tasks above it.
-    fn about(mut self, path: Vec<(crate::TaskId, Option<String>)>) -> Self {
+    /// Says which task this is about, the tasks above it, and why it was
+    /// cancelled if it was.
+    fn about(mut self, path: Vec<(crate::TaskId, Option<String>)>, cancel: &CancelSender) -> Self {
         self.path = path;
+        if matches!(self.repr, Repr::Cancelled | Repr::DeadlineExceeded) {
+            // Cancelled, and its slot says nothing of it: the executor
+            // dropped the task (a runtime shutting down).
+            let cause = cancel.cancel_cause();
+            self.cause = Some(cause.unwrap_or(CancelCause::new(Kind::Executor)));
+        }
         self
+    }
+
+    /// Why the task was cancelled, if it was
+    /// ([`is_cancelled`](Self::is_cancelled) or
+    /// [`is_deadline_exceeded`](Self::is_deadline_exceeded)) and a
+    /// [`TaskHandle`] yielded this error. See [`CancelCause`] for the causes
+    /// and how they pass down the tree.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tasktree::{CancelReason, ScopedSpawn};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// let (tx, rx) = tokio::sync::oneshot::channel();
+    /// let request = root.spawn_task_with(|request| async move {
+    ///     let backend = request.spawn_task(std::future::pending::<()>()).unwrap();
+    ///     // Awaited from a task of its own, which outlives the request.
+    ///     tokio::spawn(async move { tx.send(backend.await.unwrap_err()) });
+    ///     std::future::pending::<()>().await
+    /// });
+    /// request.unwrap().set_timeout(Duration::from_secs(1)).unwrap();
+    ///
+    /// // The request's deadline passed, and its backend call was cancelled
+    /// // for it: the cause is inherited.
+    /// let backend_err = rx.await.unwrap();
+    /// let cause = backend_err.cancel_cause().unwrap();
+    /// assert_eq!(cause.reason(), CancelReason::Deadline);
+    /// assert!(cause.is_inherited());
+    /// assert!(backend_err.is_cancelled()); // its own deadline did not pass
+    /// assert!(backend_err.to_string().ends_with("was cancelled (an ancestor's deadline passed)"));
+    /// # }
+    /// ```
+    pub fn cancel_cause(&self) -> Option<CancelCause> {
+        self.cause
     }
 
     /// Whether the task was cancelled before its future completed.
@@ -285,6 +337,7 @@ impl TaskError {
             repr => Err(TaskError {
                 repr,
                 path: self.path,
+                cause: self.cause,
             }),
         }
     }
@@ -311,7 +364,8 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
 
 impl fmt::Display for TaskError {
     /// `task was cancelled`, or with the task and those above it when a
-    /// handle yielded it: `task 1.0 "GET /search" › 2.1 "ads" was cancelled`
+    /// handle yielded it, and why it was cancelled:
+    /// `task 1.0 "GET /search" › 2.1 "ads" was cancelled (its handle cancelled it)`
     /// (see [`task_path`](TaskError::task_path)).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("task")?;
@@ -326,7 +380,10 @@ impl fmt::Display for TaskError {
             }
         }
         match &self.repr {
-            Repr::Cancelled => f.write_str(" was cancelled"),
+            Repr::Cancelled => match &self.cause {
+                Some(cause) => write!(f, " was cancelled ({cause})"),
+                None => f.write_str(" was cancelled"),
+            },
             Repr::Panic(payload) => match panic_message(payload.lock().as_ref()) {
                 Some(message) => write!(f, " panicked with message {message:?}"),
                 None => f.write_str(" panicked"),
@@ -690,7 +747,7 @@ impl<T> Future for TaskHandle<T> {
                 // Which task: its id, and its name, which its scope keeps
                 // while this handle names the slot.
                 let path = this.cancel.ancestry(MAX_PATH);
-                Poll::Ready(Err(error.about(path)))
+                Poll::Ready(Err(error.about(path, &this.cancel)))
             }
             other => other,
         }

@@ -511,6 +511,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
+mod cause;
 mod dump;
 mod error;
 #[cfg(feature = "tokio")]
@@ -529,6 +530,7 @@ pub mod tower;
 mod trace;
 mod tree;
 
+pub use cause::{CancelCause, CancelCounts, CancelReason};
 pub use dump::{DumpedTask, Named, SpawnLocation, TaskDump, TaskId, TaskState};
 pub use error::{SpawnError, TimerError};
 #[cfg(feature = "tokio")]

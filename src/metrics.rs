@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_task::Spawn;
 
+use crate::cause::{By, CancelCounts, Kind, ScopeCause, KINDS};
 use crate::signal::Outcome;
 use crate::ScopedSpawner;
 
@@ -50,8 +51,13 @@ pub struct ScopeMetrics {
     /// Tasks whose future returned (a `spawn_try` error included).
     pub completed: u64,
     /// Tasks whose future was dropped by a cancel before it returned (a
-    /// deadline's, a shutdown's, or the executor's).
+    /// deadline's, a shutdown's, or the executor's): the total of
+    /// `cancelled_by`.
     pub cancelled: u64,
+    /// The cancelled tasks, by the reason of their cancel
+    /// ([`CancelCause::reason`](crate::CancelCause::reason); inherited
+    /// causes counted by their reason too).
+    pub cancelled_by: CancelCounts,
     /// Tasks whose future panicked, when polled or when dropped.
     pub panicked: u64,
     /// `spawn_try` tasks that returned an error; each is also counted as
@@ -63,21 +69,29 @@ pub struct ScopeMetrics {
 /// The atomic counts of how a scope's tasks ended, in its node. Relaxed:
 /// they order nothing, and are std atomics even under loom (outside its
 /// view: they only observe).
+///
+/// Cancels are counted by how they came ([`By`], and the executor's): the
+/// cancels `By::Scope` all have the scope's one cause, read with the counts.
 #[derive(Default)]
 pub(crate) struct Ends {
     completed: AtomicU64,
-    cancelled: AtomicU64,
+    /// By `By` (in `By::ALL` order), then the executor's.
+    cancelled: [AtomicU64; 5],
     panicked: AtomicU64,
     failed: AtomicU64,
 }
 
 impl Ends {
-    /// A task's future ended with `outcome` (phase 2).
+    /// A task's future ended with `outcome` (phase 2); `by`: how its cancel
+    /// came, if it saw one (a cancelled outcome without one is the
+    /// executor's).
     #[inline]
-    pub(crate) fn ended<T>(&self, outcome: &Outcome<T>) {
+    pub(crate) fn ended<T>(&self, outcome: &Outcome<T>, by: Option<By>) {
         let count = match outcome {
             Outcome::Completed(_) => &self.completed,
-            Outcome::Cancelled | Outcome::DeadlineExceeded => &self.cancelled,
+            Outcome::Cancelled | Outcome::DeadlineExceeded => {
+                &self.cancelled[by.map_or(4, |by| by as usize)]
+            }
             Outcome::Panicked(_) | Outcome::Failed => &self.panicked,
         };
         count.fetch_add(1, Ordering::Relaxed);
@@ -88,12 +102,29 @@ impl Ends {
         self.failed.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn read(&self, spawned: u64, live: usize) -> ScopeMetrics {
+    /// The counts; `scope`: the scope's cause, which the cancels
+    /// `By::Scope` had.
+    pub(crate) fn read(
+        &self,
+        spawned: u64,
+        live: usize,
+        scope: Option<&ScopeCause>,
+    ) -> ScopeMetrics {
+        let mut by_kind = [0; KINDS];
+        for (i, count) in self.cancelled.iter().enumerate() {
+            let kind = match By::ALL.get(i) {
+                Some(by) => by.cause(scope).kind(),
+                None => Kind::Executor,
+            };
+            by_kind[kind as usize] += count.load(Ordering::Relaxed);
+        }
+        let cancelled_by = CancelCounts::from_array(by_kind);
         ScopeMetrics {
             spawned,
             live,
             completed: self.completed.load(Ordering::Relaxed),
-            cancelled: self.cancelled.load(Ordering::Relaxed),
+            cancelled: cancelled_by.total(),
+            cancelled_by,
             panicked: self.panicked.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
         }

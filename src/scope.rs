@@ -20,6 +20,7 @@ use futures_task::Spawn;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use pin_project_lite::pin_project;
 
+use crate::cause::{Kind, ScopeCause};
 use crate::handle::TaskHandle;
 use crate::loom::Arc;
 use crate::remote_scope::RemoteSpawner;
@@ -94,7 +95,7 @@ pin_project! {
             // enclosing scope (if any) waits for them, nothing else can.
             match this.link.take() {
                 Some(link) => terminate_block(this.node.clone(), link),
-                None => Node::close(this.node).wake(),
+                None => Node::close(this.node, ScopeCause::of(Kind::ParentEnded)).wake(),
             }
         }
     }
@@ -190,14 +191,16 @@ fn pass_on_signal(
             // spawner, and the request goes on to the children (tree/grace.rs).
             let deadline = link.node.stop_deadline(link.key);
             *parent_stopped = true;
-            Node::request_stop(node, deadline).wake();
+            let cause = link.node.cause_of(link.key, true);
+            Node::request_stop(node, deadline, ScopeCause::passed_down(cause)).wake();
         }
         Signal::Cancel { .. } => {
             // The enclosing scope was cancelled while the block runs: the
             // body is the enclosing task's own code, which its task's
             // termination drops; the block's children are cancelled now.
             *parent_cancelled = true;
-            Node::close(node).wake();
+            let cause = link.node.cause_of(link.key, false);
+            Node::close(node, ScopeCause::passed_down(cause)).wake();
         }
     }
 }
@@ -219,13 +222,13 @@ fn drop_body<F: Future>(
 /// block to report, and cancels the children too, as no body is left to use
 /// their results.
 fn fail(node: &Arc<Node>, failure: Failure, body_failure: &mut Option<Failure>) {
-    match Node::report_failure(node, failure, None) {
+    match Node::report_failure(node, failure, None, None) {
         Ok(()) => {}
         // Not fail-fast (a fail-fast node refuses only when it already kept
         // an earlier failure, which wins).
         Err(failure) if body_failure.is_none() && !node.has_failed() => {
             *body_failure = Some(failure);
-            Node::close(node).wake();
+            Node::close(node, ScopeCause::of(Kind::ParentEnded)).wake();
         }
         Err(failure) => drop_panic(failure.into_payload()),
     }
@@ -299,7 +302,7 @@ impl Drop for BlockGuard {
     fn drop(&mut self) {
         match self.parts.take() {
             Some((node, Some(link))) => terminate_block(node, link),
-            Some((node, None)) => Node::close(&node).wake(),
+            Some((node, None)) => Node::close(&node, ScopeCause::of(Kind::ParentEnded)).wake(),
             None => {}
         }
     }
@@ -812,7 +815,8 @@ where
             Poll::Ready(Err(error)) => {
                 this.node.ends.failed();
                 let failure = Failure::Error(Box::new(error));
-                match Node::report_failure(this.node, failure, Some(*this.key)) {
+                let key = Some(*this.key);
+                match Node::report_failure(this.node, failure, key, key) {
                     // The scope took the error, cancelled every other child
                     // (gracefully, if it has a grace period) and this one at
                     // once: the task ends as cancelled at its next poll,

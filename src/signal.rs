@@ -235,6 +235,13 @@ impl CancelSender {
         Some(crate::TaskId::new(slot.node.id, slot.key))
     }
 
+    /// Why the child was cancelled, if it was: `None` for a released
+    /// sender (forgotten).
+    pub(crate) fn cancel_cause(&self) -> Option<crate::CancelCause> {
+        let slot = self.slot.as_ref()?;
+        slot.node.cause_of(slot.key, false)
+    }
+
     /// The child and the tasks above it, nearest first, by id and name, for
     /// a handle's error (this sender's reference keeps the child's name in
     /// its scope): `Node::ancestry`, at most `max` tasks. Empty once

@@ -917,7 +917,9 @@ where
     fn drop(&mut self) {
         if let Some(link) = self.link.take() {
             let shared = self.observer.as_mut().and_then(Ob::take_shared);
-            terminate_detached(self.scope.take(), link, self.done.take(), shared);
+            // The executor refused the task: no child to cancel.
+            let cause = crate::cause::ScopeCause::of(crate::cause::Kind::Executor);
+            terminate_detached(self.scope.take(), cause, link, self.done.take(), shared);
         }
     }
 }

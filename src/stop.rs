@@ -55,6 +55,43 @@ where
     pub fn is_stop_requested(&self) -> bool {
         ScopedSpawn::is_stop_requested(self)
     }
+
+    /// Why this spawner's task was asked to stop or cancelled; for a root,
+    /// a scope block, or a scope stopped before its task was, why the scope
+    /// was (a shutdown, a token, a fail-fast failure). `None` while nothing
+    /// was asked. See [`CancelCause`](crate::CancelCause).
+    ///
+    /// Inside a task, it answers while the task runs on after a stop request
+    /// (see [`stop_requested`](Self::stop_requested)), and in the code that
+    /// runs as its future is dropped by a cancel: the future's destructors
+    /// and its `done` callback.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tasktree::{CancelReason, ScopedSpawn};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// let worker = root.spawn_task_with(|spawner| async move {
+    ///     spawner.stop_requested().await;
+    ///     // Finish up, knowing why.
+    ///     spawner.cancel_cause().unwrap().reason()
+    /// }).unwrap();
+    /// tokio::task::yield_now().await;
+    /// worker.cancel_with_grace(Duration::from_secs(5)).unwrap();
+    /// assert_eq!(worker.await.unwrap(), CancelReason::Handle);
+    ///
+    /// assert_eq!(root.cancel_cause(), None);
+    /// root.shutdown().await;
+    /// assert_eq!(root.cancel_cause().unwrap().reason(), CancelReason::Shutdown);
+    /// # }
+    /// ```
+    pub fn cancel_cause(&self) -> Option<crate::CancelCause> {
+        self.as_raw_node().cause()
+    }
 }
 
 #[cfg(feature = "tokio")]
@@ -334,7 +371,8 @@ impl Future for TokenWatcher {
         if self.cancelled.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }
-        Node::close(&self.stop.node).wake();
+        let cause = crate::cause::ScopeCause::of(crate::cause::Kind::Token);
+        Node::close(&self.stop.node, cause).wake();
         Poll::Ready(())
     }
 }

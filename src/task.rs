@@ -11,6 +11,7 @@ use std::task::{Context, Poll, Waker};
 
 use pin_project_lite::pin_project;
 
+use crate::cause::{By, CancelCause, Kind, ScopeCause};
 use crate::loom::Arc;
 use crate::signal::Outcome;
 use crate::trace::{event, TaskSpan};
@@ -421,7 +422,8 @@ pin_project! {
                 // The executor dropped a running task: phase 2 here.
                 let outcome = drop_future(this.phase.as_mut(), Outcome::Cancelled);
                 if let Some(parent) = this.parent.as_ref() {
-                    parent.ends.ended(&outcome);
+                    // Counted as the executor's cancel (cause.rs).
+                    parent.ends.ended(&outcome, None);
                 }
                 keep(this.phase.as_mut(), &*this.observer, outcome);
             }
@@ -433,7 +435,12 @@ pin_project! {
             }
             if let Some(link) = take_link(this.parent, *this.key) {
                 let shared = this.observer.take_shared();
-                terminate_detached(this.scope.take(), link, this.done.take(), shared);
+                // The children inherit the task's cause: its cancel's, if it
+                // was cancelled before the executor dropped it.
+                let cause = (link.node.cause_of(link.key, false))
+                    .unwrap_or(CancelCause::new(Kind::Executor));
+                let cause = ScopeCause::from_owner(cause);
+                terminate_detached(this.scope.take(), cause, link, this.done.take(), shared);
             }
         }
     }
@@ -604,20 +611,26 @@ where
                     } else {
                         parent.peek_signal(key, stop_seen)
                     };
+                    // How the cancel came, if one ended phase 1 (cause.rs).
+                    let mut by = None;
                     let outcome = match signal {
-                        Signal::Cancel { expired } => {
-                            event!(deadline = expired, "cancelled");
-                            cancelled(expired)
+                        Signal::Cancel { by: how } => {
+                            by = Some(how);
+                            cancelled(parent, key, how)
                         }
                         Signal::Stop => {
-                            event!("stop requested");
+                            #[cfg(feature = "tracing")]
+                            if let Some(cause) = parent.cause_of(key, true) {
+                                event!(cause = %cause, "stop requested");
+                            }
                             // A graceful cancel: the task's own scope, and so
                             // its children, are asked to stop too; the future
                             // runs on until the cancel (tree/grace.rs).
                             *seen = seen.with_stop_seen();
                             if let Some(scope) = this.scope.get() {
                                 let deadline = parent.stop_deadline(key);
-                                Node::request_stop(scope, deadline).wake();
+                                let cause = ScopeCause::passed_down(parent.cause_of(key, true));
+                                Node::request_stop(scope, deadline, cause).wake();
                             }
                             continue;
                         }
@@ -640,9 +653,9 @@ where
                                         // Passed on at the top of the loop, and
                                         // the future polled again.
                                         Signal::Stop => continue,
-                                        Signal::Cancel { expired } => {
-                                            event!(deadline = expired, "cancelled");
-                                            cancelled(expired)
+                                        Signal::Cancel { by: how } => {
+                                            by = Some(how);
+                                            cancelled(parent, key, how)
                                         }
                                     }
                                 }
@@ -653,11 +666,11 @@ where
                     // Phase 2: drop the future, and the copy of the waker
                     // (which may keep the executor's task alive).
                     let mut outcome = drop_future(this.phase.as_mut(), outcome);
-                    parent.ends.ended(&outcome);
+                    parent.ends.ended(&outcome, by);
                     event!(outcome = outcome.kind(), "future ended");
                     drop(this.memo.take());
                     if let Outcome::Panicked(panic) = outcome {
-                        outcome = report_panic(Some(parent), panic);
+                        outcome = report_panic(Some(parent), key, panic);
                     }
                     let Some(scope) = this.scope.get() else {
                         // A leaf: no children, so phases 3 and 4 are empty.
@@ -671,7 +684,12 @@ where
                     };
                     keep(this.phase.as_mut(), &*this.observer, outcome);
                     // Phase 3: cancel the children; no new child can join.
-                    Node::close(scope).wake();
+                    // They inherit this task's cause, if it was cancelled.
+                    let cause = match by {
+                        None => ScopeCause::of(Kind::ParentEnded),
+                        Some(_) => ScopeCause::passed_down(parent.cause_of(key, false)),
+                    };
+                    Node::close(scope, cause).wake();
                 }
                 PhaseProj::Draining { kept } => {
                     // Phase 4: wait for every child's done signal.
@@ -682,8 +700,9 @@ where
                         // A failure kept by this fail-fast scope is this
                         // task's failure, reported upwards in turn (I7).
                         if let Some(failure) = scope.retire() {
+                            let key = *this.key as usize;
                             let outcome =
-                                report_panic(this.parent.as_ref(), failure.into_payload());
+                                report_panic(this.parent.as_ref(), key, failure.into_payload());
                             this.observer.replace(kept, outcome);
                         }
                     }
@@ -726,9 +745,16 @@ where
     }
 }
 
-/// The outcome of a task cancelled before its future completed.
-fn cancelled<T>(expired: bool) -> Outcome<T> {
-    if expired {
+/// The outcome of a task cancelled `by` the given way before its future
+/// completed (slot `key` of `parent`). Cold: the common end is a value.
+#[cold]
+fn cancelled<T>(parent: &Node, key: usize, by: By) -> Outcome<T> {
+    #[cfg(feature = "tracing")]
+    if let Some(cause) = parent.cause_of(key, false) {
+        event!(cause = %cause, "cancelled");
+    }
+    let _ = (parent, key);
+    if by == By::Deadline {
         Outcome::DeadlineExceeded
     } else {
         Outcome::Cancelled
@@ -780,11 +806,15 @@ fn take_link(parent: &mut Option<Arc<Node>>, key: u32) -> Option<Link> {
 
 /// Reports a panic to the task's parent: a fail-fast parent takes it and
 /// cancels its other children (I7); otherwise it stays with the task.
-fn report_panic<T>(parent: Option<&Arc<Node>>, panic: Box<dyn std::any::Any + Send>) -> Outcome<T> {
+fn report_panic<T>(
+    parent: Option<&Arc<Node>>,
+    key: usize,
+    panic: Box<dyn std::any::Any + Send>,
+) -> Outcome<T> {
     let Some(parent) = parent else {
         return Outcome::Panicked(panic);
     };
-    match Node::report_failure(parent, Failure::Panic(panic), None) {
+    match Node::report_failure(parent, Failure::Panic(panic), Some(key), None) {
         Ok(()) => Outcome::Failed,
         Err(failure) => Outcome::Panicked(failure.into_payload()),
     }
@@ -841,6 +871,7 @@ pub(crate) fn drop_contained<T>(value: T) {
 /// live, or hands them to the last child otherwise.
 pub(crate) fn terminate_detached<T, D>(
     scope: Option<Arc<Node>>,
+    cause: ScopeCause,
     link: Link,
     done: Option<D>,
     shared: Option<Arc<Shared<T>>>,
@@ -856,7 +887,7 @@ pub(crate) fn terminate_detached<T, D>(
         run_orphans(finish());
         return;
     };
-    Node::close(&scope).wake();
+    Node::close(&scope, cause).wake();
     // The wrapper is gone: nothing is left to cancel or to fail (I7).
     drop_contained(scope.retire());
     let orphan = Orphan::new(finish);
@@ -864,6 +895,14 @@ pub(crate) fn terminate_detached<T, D>(
 }
 
 /// [`terminate_detached`] for a scope block's slot: no `done`, no observer.
+///
+/// The block's children are cancelled as their parent ended, or with the
+/// enclosing task's cause if that task was cancelled (its future, and the
+/// block in it, dropped in its phase 2).
 pub(crate) fn terminate_block(scope: Arc<Node>, link: Link) {
-    terminate_detached::<(), fn()>(Some(scope), link, None, None);
+    let cause = match link.node.owner_cause() {
+        Some(cause) => ScopeCause::from_owner(cause),
+        None => ScopeCause::of(Kind::ParentEnded),
+    };
+    terminate_detached::<(), fn()>(Some(scope), cause, link, None, None);
 }

@@ -3,9 +3,9 @@
 //! span of its parent task (for a child of a root or of a scope block, the
 //! span that was current where the root was made or the block opened), not
 //! the span of whoever polled the spawn call. State changes are events at
-//! DEBUG inside it: `spawned`, `stop requested`, `cancelled` (with
-//! `deadline`: whether by its deadline, not a grace period's end), `future
-//! ended` (with `outcome`), `done`. `tests/tracing.rs` checks each.
+//! DEBUG inside it: `spawned`, `stop requested` and `cancelled` (each with
+//! its `cause`, a `CancelCause` displayed), `future ended` (with
+//! `outcome`), `done`. `tests/tracing.rs` checks each.
 //!
 //! Without the feature, [`TaskSpan`] is a zero-sized type whose methods do
 //! nothing, and [`event!`] expands to nothing (`tests/size.rs` measures

@@ -172,6 +172,7 @@ use std::task::{Poll, Waker};
 
 use slab::Slab;
 
+use crate::cause::{By, CancelCause, Kind, ScopeCause};
 use crate::dump::{Label, TaskId, TaskState};
 use crate::error::SpawnError;
 use crate::metrics::{Ends, ScopeMetrics};
@@ -290,9 +291,11 @@ struct Children {
     /// The first failure reported under fail-fast; taken by the node's owner
     /// (a scope block, or the task whose scope this is) once `live` is zero.
     failure: Option<Failure>,
-    /// The scope has been asked to stop: its owner saw a stop request (a
-    /// graceful cancel), or the scope closed. Only goes from false to true.
-    stop: bool,
+    /// Set once the scope has been asked to stop (its owner saw a stop
+    /// request, a graceful cancel) or closed: why (cause.rs), which its
+    /// children cancelled or asked to stop `By::Scope` read. Set once, never
+    /// changed or taken.
+    cause: Option<ScopeCause>,
     /// `StopRequested` futures (and token watchers) waiting for `stop`, one
     /// entry each (the future keeps its key). Boxed on first use.
     stop_waiters: StopWaiters,
@@ -338,10 +341,12 @@ enum State {
     /// Asked to stop (a graceful cancel's stop request, or its scope's): the
     /// task passes the request on to its own scope and runs on until the
     /// cancel, which a timer entry (tree/grace.rs) or the caller sends.
-    Stopping,
-    /// Cancelled: the task's phase 1 ends at its next poll. `expired` if by
-    /// the task's deadline.
-    Cancelled { expired: bool },
+    /// `by`: how the request came (cause.rs); the cancel that ends the grace
+    /// period keeps it.
+    Stopping { by: By },
+    /// Cancelled: the task's phase 1 ends at its next poll. `by`: how the
+    /// cancel came (cause.rs); `By::Deadline` if by the task's deadline.
+    Cancelled { by: By },
     /// The task has sent its done signal (phase 6): the slot is unlinked and
     /// no longer counted in `live` (I4). `asked` is what had been asked of
     /// the task by then, which its views go on reporting.
@@ -354,14 +359,14 @@ enum State {
 enum Asked {
     Nothing,
     Stop,
-    Cancel,
+    Cancel(By),
 }
 
 impl State {
     /// Running or Stopping: still linked, not yet cancelled; a cancel, a
     /// stop request or a deadline applies.
     fn is_cancellable(self) -> bool {
-        matches!(self, State::Running | State::Stopping)
+        matches!(self, State::Running | State::Stopping { .. })
     }
 
     /// The done signal has not been sent yet (I4).
@@ -375,7 +380,7 @@ impl State {
             self,
             State::Cancelled { .. }
                 | State::Done {
-                    asked: Asked::Cancel
+                    asked: Asked::Cancel(_)
                 }
         )
     }
@@ -391,13 +396,26 @@ impl State {
         )
     }
 
+    /// How the cancel (or, `stop` too, the stop request) came, if there was
+    /// one, before or after the done signal.
+    fn by(self, stop: bool) -> Option<By> {
+        match self {
+            State::Cancelled { by }
+            | State::Done {
+                asked: Asked::Cancel(by),
+            } => Some(by),
+            State::Stopping { by } if stop => Some(by),
+            _ => None,
+        }
+    }
+
     /// What the task finds before a poll (see [`Signal`]). `stop_seen`: it
     /// has already passed a stop request on.
     fn signal(self, stop_seen: bool) -> Signal {
         debug_assert!(self.is_linked(), "a task reads its slot while linked");
         match self {
-            State::Cancelled { expired } => Signal::Cancel { expired },
-            State::Stopping if !stop_seen => Signal::Stop,
+            State::Cancelled { by } => Signal::Cancel { by },
+            State::Stopping { .. } if !stop_seen => Signal::Stop,
             _ => Signal::Run,
         }
     }
@@ -412,29 +430,36 @@ impl SlotMut<'_> {
     /// lock is released (I3, I6).
     #[must_use = "the task's waker must be woken after the lock is released (I3)"]
     #[inline]
-    fn stop(&mut self, unsettled: &Unsettled) -> Option<Waker> {
-        debug_assert!(self.state().is_cancellable(), "stop in {:?}", self.state());
-        if self.state() == State::Running {
-            unsettled.add();
-        }
-        self.set_state(State::Stopping);
+    fn stop(&mut self, by: By, unsettled: &Unsettled) -> Option<Waker> {
+        let by = match self.state() {
+            State::Running => {
+                unsettled.add();
+                by
+            }
+            // Asked again: the first request's cause stays.
+            State::Stopping { by } => by,
+            state => unreachable!("stop in {state:?}"),
+        };
+        self.set_state(State::Stopping { by });
         self.take_waker()
     }
 
-    /// Running or Stopping → Cancelled: `expired` if by the task's deadline.
+    /// Running or Stopping → Cancelled, `by` the given way; a task asked to
+    /// stop keeps its stop request's, unless `by` is its own deadline.
     /// Returns its waker, to be woken after the lock is released (I3, I6).
     #[must_use = "the task's waker must be woken after the lock is released (I3)"]
     #[inline]
-    fn cancel(&mut self, expired: bool, unsettled: &Unsettled) -> Option<Waker> {
-        debug_assert!(
-            self.state().is_cancellable(),
-            "cancel in {:?}",
-            self.state()
-        );
-        if self.state() == State::Running {
-            unsettled.add();
-        }
-        self.set_state(State::Cancelled { expired });
+    fn cancel(&mut self, by: By, unsettled: &Unsettled) -> Option<Waker> {
+        let by = match self.state() {
+            State::Running => {
+                unsettled.add();
+                by
+            }
+            State::Stopping { by: stop } if by != By::Deadline => stop,
+            State::Stopping { .. } => by,
+            state => unreachable!("cancel in {state:?}"),
+        };
+        self.set_state(State::Cancelled { by });
         self.take_waker()
     }
 
@@ -451,8 +476,8 @@ impl SlotMut<'_> {
         }
         let asked = match state {
             State::Running => Asked::Nothing,
-            State::Stopping => Asked::Stop,
-            State::Cancelled { .. } => Asked::Cancel,
+            State::Stopping { .. } => Asked::Stop,
+            State::Cancelled { by } => Asked::Cancel(by),
             State::Done { asked } => asked,
         };
         self.set_state(State::Done { asked });
@@ -470,19 +495,19 @@ pub(crate) enum Signal {
     /// to its own scope, with the deadline by which the cancel will follow
     /// ([`Node::stop_deadline`]), and runs on.
     Stop,
-    /// Cancelled: phase 1 ends. `expired` if by the task's deadline.
-    Cancel { expired: bool },
+    /// Cancelled: phase 1 ends. `by`: how the cancel came (cause.rs).
+    Cancel { by: By },
 }
 
-/// How a cancel of one child applies.
+/// How a cancel of one child applies, and (`By`) how it came (cause.rs).
 enum How {
     /// By the scope's grace period if it has one, else at once. A child that
     /// is already being cancelled gracefully keeps its own deadline.
-    Default,
-    /// Gracefully, with this deadline.
+    Default(By),
+    /// Gracefully, with this deadline: from a handle.
     Grace(Deadline),
-    /// At once.
-    Now,
+    /// At once. A child asked to stop keeps its stop request's `By`.
+    Now(By),
     /// At once, as having missed its deadline.
     Expire,
     /// A stop request with no deadline and no timer: the cancel is left to
@@ -661,7 +686,7 @@ impl Node {
                 foreign: Foreign::default(),
                 fail_fast: false,
                 failure: None,
-                stop: false,
+                cause: None,
                 stop_waiters: StopWaiters::default(),
                 grace: GraceState::default(),
                 extras: Extras::default(),
@@ -734,6 +759,15 @@ impl Node {
         path
     }
 
+    /// Why the task whose scope this is was cancelled, if it was and the
+    /// scope still has its owner link (`None` for a root, a scope block or
+    /// a `RemoteScope`). The owner's slot is read after this lock (I2).
+    pub(crate) fn owner_cause(&self) -> Option<CancelCause> {
+        let owner = self.children.lock().owner.clone();
+        let (node, key) = owner?;
+        node.cause_of(key, false)
+    }
+
     /// The id of the task whose scope this is: `None` for a root, a scope
     /// block or a `RemoteScope`.
     pub(crate) fn task_id(&self) -> Option<TaskId> {
@@ -758,11 +792,12 @@ impl Node {
         children.slots.for_each_state(|key, state| {
             let state = match state {
                 State::Running => TaskState::Running,
-                State::Stopping => TaskState::StopRequested {
+                State::Stopping { by } => TaskState::StopRequested {
                     cancel_in: children.grace.for_child(key).map(|at| at.remaining()),
+                    cause: by.cause(children.cause.as_ref()),
                 },
-                State::Cancelled { expired } => TaskState::Cancelled {
-                    deadline_passed: expired,
+                State::Cancelled { by } => TaskState::Cancelled {
+                    cause: by.cause(children.cause.as_ref()),
                 },
                 // Done: no longer in the tree, only named by views.
                 State::Done { .. } => return,
@@ -797,7 +832,7 @@ impl Node {
         // AcqRel: pairs with the other releases, so the thread that closes the
         // root sees everything the other handles did before letting go.
         if this.root && this.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
-            Node::close(this).wake();
+            Node::close(this, ScopeCause::of(Kind::Shutdown)).wake();
         }
     }
 
@@ -844,9 +879,9 @@ impl Node {
         }
         // A child of a scope that was asked to stop is asked at birth; the
         // `any_cancelled` flag is already set (`request_stop`).
-        let state = if children.stop {
+        let state = if children.cause.is_some() {
             this.unsettled.add();
-            State::Stopping
+            State::Stopping { by: By::Scope }
         } else {
             State::Running
         };
@@ -1006,7 +1041,7 @@ impl Node {
     /// Cancels the task of slot `key`, if it has not yet finished (I6):
     /// gracefully if the scope has a grace period.
     pub(crate) fn cancel(this: &Arc<Self>, key: usize) {
-        Self::cancel_how(this, key, How::Default);
+        Self::cancel_how(this, key, How::Default(By::Handle));
     }
 
     /// Cancels the task of slot `key` gracefully: a stop request now, the
@@ -1019,7 +1054,15 @@ impl Node {
     /// (`now == false`), or the cancel at once (`now == true`).
     #[cfg(loom)]
     pub(crate) fn loom_stop(this: &Arc<Self>, key: usize, now: bool) {
-        Self::cancel_how(this, key, if now { How::Now } else { How::StopOnly });
+        Self::cancel_how(
+            this,
+            key,
+            if now {
+                How::Now(By::Handle)
+            } else {
+                How::StopOnly
+            },
+        );
     }
 
     fn cancel_how(this: &Arc<Self>, key: usize, how: How) {
@@ -1063,7 +1106,8 @@ impl Node {
         let state = slot.state();
         if cancel && state.is_cancellable() {
             // `cancel_locked`, with the state already read.
-            cancel_live_locked(this, children, key, state, How::Default, &mut wakeups);
+            let how = How::Default(By::Handle);
+            cancel_live_locked(this, children, key, state, how, &mut wakeups);
             slot = children.slots.get_mut(key);
         }
         let (freed, removed) = slot.release();
@@ -1077,8 +1121,8 @@ impl Node {
     /// Closes the scope and cancels every child (phase 3; I1, I6):
     /// gracefully if the scope has a grace period, or its owner was asked
     /// to stop with a deadline. Idempotent.
-    pub(crate) fn close(this: &Arc<Self>) -> Wakeups {
-        Self::close_how(this, Close::Default(None))
+    pub(crate) fn close(this: &Arc<Self>, cause: ScopeCause) -> Wakeups {
+        Self::close_how(this, Close::Default(None, cause))
     }
 
     /// `shutdown()`: closes the scope as [`close`](Self::close) does; on a
@@ -1093,7 +1137,8 @@ impl Node {
     /// (or the scope's own, if earlier). On a scope closed already, an
     /// earlier deadline than the one its children have wins.
     pub(crate) fn close_gracefully(this: &Arc<Self>, deadline: Deadline) -> Wakeups {
-        Self::close_how(this, Close::Default(Some(deadline)))
+        let cause = ScopeCause::of(Kind::Shutdown);
+        Self::close_how(this, Close::Default(Some(deadline), cause))
     }
 
     fn close_how(this: &Arc<Self>, how: Close) -> Wakeups {
@@ -1114,13 +1159,17 @@ impl Node {
     /// scope's stop waiters and token fire, and every child is asked to stop
     /// in turn, with the same deadline. No child is cancelled: the cancel
     /// comes down the tree in phase order when the deadline passes.
-    pub(crate) fn request_stop(this: &Arc<Self>, deadline: Option<Deadline>) -> Wakeups {
+    pub(crate) fn request_stop(
+        this: &Arc<Self>,
+        deadline: Option<Deadline>,
+        cause: ScopeCause,
+    ) -> Wakeups {
         let mut wakeups = Wakeups::default();
         let mut guard = this.children.lock();
         let children = &mut *guard;
-        if !children.stop {
+        if children.cause.is_none() {
             this.mark_cancelling();
-            stop_locked(children, &mut wakeups);
+            stop_locked(children, cause, &mut wakeups);
             children.grace.set_children(deadline);
             stop_children_locked(this, children, &mut wakeups);
             children.foreign.take(None, &mut wakeups);
@@ -1139,7 +1188,7 @@ impl Node {
         // unlock (I3).
         let _replaced;
         let mut children = self.children.lock();
-        if children.stop {
+        if children.cause.is_some() {
             // `stop_locked` took every entry.
             *entry = None;
             return Poll::Ready(());
@@ -1163,7 +1212,7 @@ impl Node {
         let mut children = self.children.lock();
         // After the stop, the entries were all taken and no new one is made:
         // the key names nothing.
-        let removed = if children.stop {
+        let removed = if children.cause.is_some() {
             None
         } else {
             children
@@ -1178,7 +1227,28 @@ impl Node {
 
     /// Whether the scope has been asked to stop or has closed.
     pub(crate) fn is_stopping(&self) -> bool {
-        self.children.lock().stop
+        self.children.lock().cause.is_some()
+    }
+
+    /// Why the scope's task was cancelled or asked to stop, read from its
+    /// slot while the scope has its owner link, else why the scope was
+    /// asked to stop or closed (cause.rs). `None` while neither happened.
+    /// The owner's slot is read after this lock (I2).
+    pub(crate) fn cause(&self) -> Option<CancelCause> {
+        let (owner, own) = {
+            let children = self.children.lock();
+            (children.owner.clone(), children.cause)
+        };
+        let task = owner.and_then(|(node, key)| node.cause_of(key, true));
+        task.or(own.map(|cause| cause.own()))
+    }
+
+    /// Why the task of slot `key` was cancelled (or, with `stop`, asked to
+    /// stop), before or after its done signal: `None` if it was not.
+    pub(crate) fn cause_of(&self, key: usize, stop: bool) -> Option<CancelCause> {
+        let children = self.children.lock();
+        let by = children.slots.state(key).by(stop)?;
+        Some(by.cause(children.cause.as_ref()))
     }
 
     /// Sets the grace period of cancels of this scope's children.
@@ -1197,7 +1267,7 @@ impl Node {
     pub(crate) fn token(&self) -> tokio_util::sync::CancellationToken {
         let mut children = self.children.lock();
         let token = children.grace.token();
-        let stopped = children.stop;
+        let stopped = children.cause.is_some();
         drop(children);
         if stopped {
             token.cancel();
@@ -1226,9 +1296,13 @@ impl Node {
     /// `reporter`: the failing child's slot, if its future is still alive
     /// (a `spawn_try` child that returned its error): it is cancelled at
     /// once, not gracefully, as nothing is left for it to do.
+    ///
+    /// `failed`: the key of the child that failed (`None`: the scope
+    /// block's own body), whose siblings are cancelled for it (cause.rs).
     pub(crate) fn report_failure(
         this: &Arc<Self>,
         failure: Failure,
+        failed: Option<usize>,
         reporter: Option<usize>,
     ) -> Result<(), Failure> {
         let mut wakeups = Wakeups::default();
@@ -1236,18 +1310,24 @@ impl Node {
         if !children.fail_fast || children.failure.is_some() {
             return Err(failure);
         }
+        let cause = ScopeCause::direct(match failed {
+            Some(key) => CancelCause::sibling_failed(TaskId::new(this.id, key)),
+            None => CancelCause::new(Kind::ParentEnded),
+        });
+        let close = Close::Default(None, cause);
         if this.root {
             // A root has no owner to report to: it shuts down, and the
             // failure stays with the child's own handle.
-            close_locked(this, &mut children, Close::Default(None), &mut wakeups);
+            close_locked(this, &mut children, close, &mut wakeups);
             drop(children);
             wakeups.wake();
             return Err(failure);
         }
         children.failure = Some(failure);
-        close_locked(this, &mut children, Close::Default(None), &mut wakeups);
+        close_locked(this, &mut children, close, &mut wakeups);
         if let Some(key) = reporter {
-            cancel_locked(this, &mut children, key, How::Now, &mut wakeups);
+            let how = How::Now(By::Scope);
+            cancel_locked(this, &mut children, key, how, &mut wakeups);
         }
         wakeups.append(&mut children.waiters);
         // The reporter is a live child, so the owner has not signalled done
@@ -1258,7 +1338,7 @@ impl Node {
         // The owner's slot lives in another node: locked after this one is
         // released (I2).
         if let Some((node, key)) = owner {
-            Node::cancel(&node, key);
+            Node::cancel_how(&node, key, How::Default(By::ChildFailed));
         }
         Ok(())
     }
@@ -1327,11 +1407,11 @@ impl Node {
 
     /// The scope's counts (metrics.rs).
     pub(crate) fn metrics(&self) -> ScopeMetrics {
-        let (spawned, live) = {
+        let (spawned, live, cause) = {
             let children = self.children.lock();
-            (children.spawned, children.live)
+            (children.spawned, children.live, children.cause)
         };
-        self.ends.read(spawned, live)
+        self.ends.read(spawned, live, cause.as_ref())
     }
 }
 
@@ -1362,8 +1442,9 @@ impl fmt::Debug for Node {
 /// How a scope is closed.
 enum Close {
     /// By the scope's grace rules (its grace period, the deadline its owner
-    /// was asked to stop with), or by the given deadline if earlier.
-    Default(Option<Deadline>),
+    /// was asked to stop with), or by the given deadline if earlier; for the
+    /// given cause, unless the scope already has one.
+    Default(Option<Deadline>, ScopeCause),
     /// `shutdown()`: as `Default(None)` on an open scope; on a closed one,
     /// the children are cancelled by the scope's grace period from now if
     /// that is earlier than the deadline they have, or at once.
@@ -1403,14 +1484,20 @@ fn cancel_live_locked(
     how: How,
     wakeups: &mut Wakeups,
 ) {
-    let expired = matches!(how, How::Expire);
+    let by = match how {
+        How::Default(by) | How::Now(by) => by,
+        How::Grace(_) => By::Handle,
+        How::Expire => By::Deadline,
+        #[cfg(loom)]
+        How::StopOnly => By::Handle,
+    };
     // `Some(timer)`: a stop request now, and (if `timer` is `Some`) the
     // cancel at its deadline; `None`: the cancel now.
     let stop: Option<Option<Deadline>> = match how {
-        How::Default if state == State::Stopping => return,
-        How::Default => children.grace.for_cancel().map(Some),
+        How::Default(_) if matches!(state, State::Stopping { .. }) => return,
+        How::Default(_) => children.grace.for_cancel().map(Some),
         How::Grace(deadline) => Some(Some(deadline)),
-        How::Now | How::Expire => None,
+        How::Now(_) | How::Expire => None,
         #[cfg(loom)]
         How::StopOnly => Some(None),
     };
@@ -1419,13 +1506,13 @@ fn cancel_live_locked(
     let mut slot = children.slots.get_mut(key);
     match stop {
         Some(timer) => {
-            wakeups.extend(slot.stop(&node.unsettled));
+            wakeups.extend(slot.stop(by, &node.unsettled));
             if let Some(deadline) = timer {
                 children.grace.set_slot(key, deadline.clone());
                 arm_locked(node, children, deadline, Action::CancelNow(key), wakeups);
             }
         }
-        None => wakeups.extend(slot.cancel(expired, &node.unsettled)),
+        None => wakeups.extend(slot.cancel(by, &node.unsettled)),
     }
     children.foreign.take(Some(key), wakeups);
 }
@@ -1434,10 +1521,16 @@ fn cancel_live_locked(
 /// at once, or gracefully (a stop request now, and a timer that cancels
 /// them all at the deadline).
 fn close_locked(node: &Arc<Node>, children: &mut Children, how: Close, wakeups: &mut Wakeups) {
+    let cause = match how {
+        Close::Default(_, cause) => cause,
+        Close::Shutdown => ScopeCause::of(Kind::Shutdown),
+        // Closed before, by a close that gave the cause.
+        Close::Now => ScopeCause::of(Kind::ParentEnded),
+    };
     let deadline = match how {
         // Closed before, and no deadline given: nothing new to do.
-        Close::Default(None) if children.closed => return,
-        Close::Default(given) => children.grace.for_close(given),
+        Close::Default(None, _) if children.closed => return,
+        Close::Default(given, _) => children.grace.for_close(given),
         // Closed before: the scope's own grace period from now, or at once.
         // An earlier deadline the children have stays (set_children and
         // the timer keep the earliest).
@@ -1447,7 +1540,7 @@ fn close_locked(node: &Arc<Node>, children: &mut Children, how: Close, wakeups: 
     };
     node.mark_cancelling();
     children.closed = true;
-    stop_locked(children, wakeups);
+    stop_locked(children, cause, wakeups);
     match deadline.filter(|deadline| !deadline.has_passed()) {
         Some(deadline) => {
             stop_children_locked(node, children, wakeups);
@@ -1459,7 +1552,7 @@ fn close_locked(node: &Arc<Node>, children: &mut Children, how: Close, wakeups: 
         None => {
             children.slots.for_each_mut(|mut slot| {
                 if slot.state().is_cancellable() {
-                    wakeups.extend(slot.cancel(false, &node.unsettled));
+                    wakeups.extend(slot.cancel(By::Scope, &node.unsettled));
                 }
             });
         }
@@ -1474,7 +1567,11 @@ fn close_locked(node: &Arc<Node>, children: &mut Children, how: Close, wakeups: 
 fn close_drained(mut children: crate::loom::MutexGuard<'_, Children>) {
     children.closed = true;
     let mut wakeups = Wakeups::default();
-    stop_locked(&mut children, &mut wakeups);
+    stop_locked(
+        &mut children,
+        ScopeCause::of(Kind::ParentEnded),
+        &mut wakeups,
+    );
     drop(children);
     wakeups.wake();
 }
@@ -1484,16 +1581,17 @@ fn close_drained(mut children: crate::loom::MutexGuard<'_, Children>) {
 fn stop_children_locked(node: &Node, children: &mut Children, wakeups: &mut Wakeups) {
     children.slots.for_each_mut(|mut slot| {
         if slot.state() == State::Running {
-            wakeups.extend(slot.stop(&node.unsettled));
+            wakeups.extend(slot.stop(By::Scope, &node.unsettled));
         }
     });
 }
 
-/// Marks the scope as asked to stop, under its lock: its stop waiters and
-/// its token fire after the lock is released.
-fn stop_locked(children: &mut Children, wakeups: &mut Wakeups) {
-    if !children.stop {
-        children.stop = true;
+/// Marks the scope as asked to stop, for `cause` unless it was before,
+/// under its lock: its stop waiters and its token fire after the lock is
+/// released.
+fn stop_locked(children: &mut Children, cause: ScopeCause, wakeups: &mut Wakeups) {
+    if children.cause.is_none() {
+        children.cause = Some(cause);
         if let Some(waiters) = children.stop_waiters.0.as_mut() {
             for waker in waiters.drain() {
                 wakeups.push(waker);

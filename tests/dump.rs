@@ -3,7 +3,7 @@
 use std::future::pending;
 use std::time::Duration;
 
-use tasktree::{ScopedSpawn, ScopedSpawner, TaskDump, TaskState};
+use tasktree::{CancelReason, ScopedSpawn, ScopedSpawner, TaskDump, TaskState};
 
 /// The dump's text with what changes from run to run masked: ages (real
 /// time), the line and column of each location, and the scope numbers of
@@ -118,9 +118,9 @@ async fn the_text_dump_draws_names_states_and_nesting() {
 ├── #S.0 \"server\": running, age A, at tests/dump.rs:L
 │   ├── #S.0 \"conn 1\": running, age A, at tests/dump.rs:L
 │   └── #S.1: running
-├── #S.1: cancelled
+├── #S.1: cancelled (its handle cancelled it)
 ├── #S.2 \"draining\": ending, waiting for 1 child, age A, at tests/dump.rs:L
-│   └── #S.0 \"slow\": asked to stop, cancelled in 3600s, age A, at tests/dump.rs:L
+│   └── #S.0 \"slow\": asked to stop (its parent ended first), cancelled in 3600s, age A, at tests/dump.rs:L
 └── #S.3: running
     └── #S.0: running
         └── #S.0 \"in a block\": running, age A, at tests/dump.rs:L";
@@ -143,13 +143,20 @@ async fn the_text_dump_draws_names_states_and_nesting() {
         "{dump}"
     );
 
+    let TaskState::StopRequested { cancel_in, cause } = dump.tasks()[5].state() else {
+        panic!("{dump}")
+    };
     assert_eq!(
-        dump.tasks()[5].state(),
-        TaskState::StopRequested {
-            cancel_in: Some(Duration::from_secs(3600))
-        },
+        cancel_in,
+        Some(Duration::from_secs(3600)),
         "paused time: the whole grace period is left"
     );
+    assert_eq!(cause.reason(), CancelReason::ParentEnded);
+    assert!(!cause.is_inherited());
+    let TaskState::Cancelled { cause } = dump.tasks()[3].state() else {
+        panic!("{dump}")
+    };
+    assert_eq!(cause.reason(), CancelReason::Handle);
 
     // The JSON form (feature `serde`) reads back to the same dump.
     let json = serde_json::to_string(&dump).unwrap();
@@ -164,6 +171,9 @@ async fn the_text_dump_draws_names_states_and_nesting() {
     assert_eq!(server["location"]["file"], "tests/dump.rs");
     assert_eq!(value["tasks"][4]["state"]["ending"]["children"], 1);
     assert_eq!(value["tasks"][5]["parent"], 4);
+    let cause = &value["tasks"][5]["state"]["stop_requested"]["cause"];
+    assert_eq!(cause["reason"], "parent_ended", "{json}");
+    assert_eq!(cause["inherited"], false);
 
     drop(block);
     drop(cancelled);
@@ -343,6 +353,9 @@ async fn an_error_names_its_task_and_the_tasks_above_it() {
     assert_eq!(err.task_name(), Some("leaf"));
     let text = err.to_string();
     assert!(text.starts_with("task … "), "{text}");
-    assert!(text.ends_with(" \"leaf\" was cancelled"), "{text}");
+    assert!(
+        text.ends_with(" \"leaf\" was cancelled (its handle cancelled it)"),
+        "{text}"
+    );
     root.shutdown().await;
 }

@@ -474,7 +474,10 @@ fn task_error_display_and_debug() {
         let id = cancelled.id();
         cancelled.cancel();
         let err = cancelled.await.unwrap_err();
-        assert_eq!(err.to_string(), format!("task {id} was cancelled"));
+        assert_eq!(
+            err.to_string(),
+            format!("task {id} was cancelled (its handle cancelled it)")
+        );
         assert_eq!(format!("{err:?}"), "TaskError::Cancelled");
         assert_eq!((err.task_id(), err.task_name()), (Some(id), None));
 
@@ -611,7 +614,7 @@ fn handles_are_send_sync_and_unpin() {
     let err = runtime.block_on(cancelled).unwrap_err();
     assert_eq!(
         boxed(err).unwrap_err().to_string(),
-        format!("task {id} was cancelled")
+        format!("task {id} was cancelled (its handle cancelled it)")
     );
 }
 

@@ -161,7 +161,7 @@ fn a_task_span_is_a_child_of_its_parent_task_span() {
         of("task[slow]"),
         [
             "spawned",
-            "cancelled deadline=false",
+            "cancelled cause=its handle cancelled it",
             "future ended outcome=\"cancelled\"",
             "done"
         ],
@@ -171,8 +171,8 @@ fn a_task_span_is_a_child_of_its_parent_task_span() {
         of("task[polite]"),
         [
             "spawned",
-            "stop requested",
-            "cancelled deadline=false",
+            "stop requested cause=its handle cancelled it",
+            "cancelled cause=its handle cancelled it",
             "future ended outcome=\"cancelled\"",
             "done"
         ],

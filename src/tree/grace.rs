@@ -38,6 +38,7 @@ pub(crate) use none::*;
 #[cfg(feature = "tokio")]
 use super::{cancel_locked, close_locked, Close, How};
 use super::{Children, Node, Wakeups};
+use crate::cause::By;
 use crate::loom::Arc;
 
 #[cfg(feature = "tokio")]
@@ -112,7 +113,11 @@ pub(super) fn fire_locked(
 ) {
     match action {
         Action::CloseNow => close_locked(node, children, Close::Now, wakeups),
-        Action::CancelNow(key) => cancel_locked(node, children, key, How::Now, wakeups),
+        // The end of a grace period: the slot is asked to stop, and its
+        // cancel keeps the stop request's `By`.
+        Action::CancelNow(key) => {
+            cancel_locked(node, children, key, How::Now(By::Handle), wakeups);
+        }
         Action::Expire(key) => cancel_locked(node, children, key, How::Expire, wakeups),
     }
 }

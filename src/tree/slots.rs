@@ -5,7 +5,7 @@
 //! # Layout
 //!
 //! A slot is a waker (`Option<Waker>`, 16 bytes) and a 4-byte *meta* word:
-//! the slot's [`State`] in the low 3 bits, its reference count (I5) above
+//! the slot's [`State`] in the low 4 bits, its reference count (I5) above
 //! them. The two live in separate arrays, so a slot takes 20 bytes where a
 //! record of both would be padded to 24. The arrays come in [`Group`]s of
 //! four slots (four wakers, then four meta words: 80 bytes, no padding), so
@@ -43,6 +43,7 @@
 use std::task::Waker;
 
 use super::{Asked, State};
+use crate::cause::By;
 
 /// Slots in the head (at most) and in every page after it.
 const MAX_PAGE: usize = 1024;
@@ -54,13 +55,13 @@ const LANES: usize = 4;
 const _: () = assert!(MAX_PAGE.is_power_of_two() && MAX_PAGE % LANES == 0);
 
 /// Bits of the meta word that hold the state.
-const STATE_BITS: u32 = 3;
+const STATE_BITS: u32 = 4;
 const STATE_MASK: u32 = (1 << STATE_BITS) - 1;
 /// The state bits of a vacant slot (no [`State`] encodes to it).
 const VACANT: u32 = STATE_MASK;
 /// One reference, in the meta word.
 const ONE_REF: u32 = 1 << STATE_BITS;
-/// The most references a slot can hold: 2^29 - 1.
+/// The most references a slot can hold: 2^28 - 1.
 const MAX_REFS: u32 = u32::MAX >> STATE_BITS;
 /// The end of a free list (of a page's slots, or of the pages).
 const NIL: u32 = u32::MAX >> STATE_BITS;
@@ -181,19 +182,34 @@ fn vacant(next: u32) -> u32 {
 
 /// A state's code, in the low bits of the meta word ([`decode`] is the
 /// inverse; no state has the code [`VACANT`]).
+///
+/// Running is 0, then four codes each (one per [`By`], in its order) for
+/// Stopping, Cancelled and Done after a cancel, and one each for Done
+/// after nothing or a stop request: 15 codes, and [`VACANT`].
 #[inline]
 fn encode(state: State) -> u32 {
     match state {
         State::Running => 0,
-        State::Stopping => 1,
-        State::Cancelled { expired } => 2 + u32::from(expired),
+        State::Stopping { by } => 1 + by as u32,
+        State::Cancelled { by } => 5 + by as u32,
+        State::Done {
+            asked: Asked::Cancel(by),
+        } => 9 + by as u32,
         State::Done {
             asked: Asked::Nothing,
-        } => 4,
-        State::Done { asked: Asked::Stop } => 5,
-        State::Done {
-            asked: Asked::Cancel,
-        } => 6,
+        } => 13,
+        State::Done { asked: Asked::Stop } => 14,
+    }
+}
+
+/// The [`By`] of code `code % 4`.
+#[inline]
+fn by(code: u32) -> By {
+    match code & 3 {
+        0 => By::Handle,
+        1 => By::Deadline,
+        2 => By::Scope,
+        _ => By::ChildFailed,
     }
 }
 
@@ -204,16 +220,15 @@ fn decode(meta: u32) -> State {
     // fold into a few instructions.
     match meta & STATE_MASK {
         0 => State::Running,
-        1 => State::Stopping,
-        2 => State::Cancelled { expired: false },
-        3 => State::Cancelled { expired: true },
-        4 => State::Done {
+        code @ 1..=4 => State::Stopping { by: by(code - 1) },
+        code @ 5..=8 => State::Cancelled { by: by(code - 5) },
+        code @ 9..=12 => State::Done {
+            asked: Asked::Cancel(by(code - 9)),
+        },
+        13 => State::Done {
             asked: Asked::Nothing,
         },
-        5 => State::Done { asked: Asked::Stop },
-        _ => State::Done {
-            asked: Asked::Cancel,
-        },
+        _ => State::Done { asked: Asked::Stop },
     }
 }
 
@@ -576,46 +591,53 @@ mod tests {
         assert!(index < MAX_PAGE);
     }
 
-    fn check_states() -> [State; 7] {
-        [
-            State::Running,
-            State::Stopping,
-            State::Cancelled { expired: false },
-            State::Cancelled { expired: true },
-            State::Done {
-                asked: Asked::Nothing,
-            },
-            State::Done { asked: Asked::Stop },
-            State::Done {
-                asked: Asked::Cancel,
-            },
-        ]
+    /// Every state, each once: Running, then the four Stopping and four
+    /// Cancelled (indices 1 to 8), then the six Done (9 to 14).
+    fn check_states() -> Vec<State> {
+        let mut states = vec![State::Running];
+        states.extend(By::ALL.map(|by| State::Stopping { by }));
+        states.extend(By::ALL.map(|by| State::Cancelled { by }));
+        states.push(State::Done {
+            asked: Asked::Nothing,
+        });
+        states.push(State::Done { asked: Asked::Stop });
+        states.extend(By::ALL.map(|by| State::Done {
+            asked: Asked::Cancel(by),
+        }));
+        states
     }
 
     #[test]
     fn states_round_trip_and_keep_the_references() {
         let mut slots: Slots = Slots::new();
-        for state in check_states() {
+        let states = check_states();
+        assert_eq!(states.len(), 15);
+        let codes: std::collections::HashSet<u32> = states.iter().map(|s| encode(*s)).collect();
+        assert_eq!(codes.len(), 15, "each state has its own code");
+        for &state in &states {
             assert_ne!(encode(state), VACANT);
             assert_eq!(decode(encode(state)), state);
             let key = slots.insert(3, state);
             let mut slot = slots.get_mut(key);
             assert_eq!((slot.state(), slot.refs()), (state, 3));
-            for other in check_states() {
+            for &other in &states {
                 slot.set_state(other);
                 assert_eq!((slot.state(), slot.refs()), (other, 3));
             }
-            assert_eq!(slots.state(key), check_states()[6]);
+            assert_eq!(slots.state(key), states[14]);
         }
     }
 
     #[test]
     fn the_refs_go_up_to_the_maximum() {
         let mut slots: Slots = Slots::new();
-        let key = slots.insert(MAX_REFS - 1, State::Stopping);
+        let stopping = State::Stopping {
+            by: By::ChildFailed,
+        };
+        let key = slots.insert(MAX_REFS - 1, stopping);
         slots.get_mut(key).retain();
         assert_eq!(slots.get_mut(key).refs(), MAX_REFS);
-        assert_eq!(slots.state(key), State::Stopping);
+        assert_eq!(slots.state(key), stopping);
         slots
             .get_mut(key)
             .set_state(State::Done { asked: Asked::Stop });
@@ -718,13 +740,13 @@ mod tests {
         }
         slots.for_each_mut(|mut slot| {
             assert_eq!(slot.state(), State::Running);
-            slot.set_state(State::Stopping);
+            slot.set_state(State::Stopping { by: By::Scope });
         });
         for &key in &keys {
             let expected = if key % 3 == 0 {
                 continue;
             } else {
-                State::Stopping
+                State::Stopping { by: By::Scope }
             };
             assert_eq!(slots.state(key), expected);
         }
@@ -791,7 +813,7 @@ mod tests {
                         let key = keys[rng.below(keys.len())];
                         let entry = model.get_mut(&key).unwrap();
                         if entry.1.is_linked() {
-                            entry.1 = check_states()[4 + rng.below(3)];
+                            entry.1 = check_states()[9 + rng.below(6)];
                             slots.get_mut(key).set_state(entry.1);
                         }
                         entry.0 -= 1;
@@ -811,7 +833,7 @@ mod tests {
                         let key = keys[rng.below(keys.len())];
                         let entry = model.get_mut(&key).unwrap();
                         if entry.1.is_cancellable() {
-                            entry.1 = check_states()[1 + rng.below(3)];
+                            entry.1 = check_states()[1 + rng.below(8)];
                             slots.get_mut(key).set_state(entry.1);
                         }
                     }
