@@ -1331,8 +1331,9 @@ impl Node {
         }
         wakeups.append(&mut children.waiters);
         // The reporter is a live child, so the owner has not signalled done
-        // and its slot is still linked (see `Children::owner`).
-        let owner = children.owner.take();
+        // and its slot is still linked (see `Children::owner`). The link
+        // stays, for the owner's spawner to read why it was cancelled.
+        let owner = children.owner.clone();
         drop(children);
         wakeups.wake();
         // The owner's slot lives in another node: locked after this one is
