@@ -15,9 +15,12 @@ use common::{lock, on_each_executor, quiet_intentional_panics, until};
 use futures::task::Spawn;
 use tasktree::{CancelCause, CancelReason, FailurePolicy, ScopedSpawn, ScopedSpawner, TaskHandle};
 
+/// A task's name, and the cause it read.
+type Seen = (&'static str, Option<CancelCause>);
+
 /// What the tasks' destructors read from their spawners, by task name.
 #[derive(Clone, Default)]
-struct Causes(Arc<Mutex<Vec<(&'static str, Option<CancelCause>)>>>);
+struct Causes(Arc<Mutex<Vec<Seen>>>);
 
 impl Causes {
     /// The cause that task `name` read when its future was dropped.

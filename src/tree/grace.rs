@@ -38,7 +38,6 @@ pub(crate) use none::*;
 #[cfg(feature = "tokio")]
 use super::{cancel_locked, close_locked, Close, How};
 use super::{Children, Node, Wakeups};
-use crate::cause::By;
 use crate::loom::Arc;
 
 #[cfg(feature = "tokio")]
@@ -116,7 +115,8 @@ pub(super) fn fire_locked(
         // The end of a grace period: the slot is asked to stop, and its
         // cancel keeps the stop request's `By`.
         Action::CancelNow(key) => {
-            cancel_locked(node, children, key, How::Now(By::Handle), wakeups);
+            let how = How::Now(crate::cause::By::Handle);
+            cancel_locked(node, children, key, how, wakeups);
         }
         Action::Expire(key) => cancel_locked(node, children, key, How::Expire, wakeups),
     }
