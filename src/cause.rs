@@ -156,14 +156,6 @@ impl CancelCause {
         }
     }
 
-    /// The same cause, as a child of the task it was given to sees it.
-    pub(crate) fn inherit(self) -> Self {
-        CancelCause {
-            inherited: true,
-            ..self
-        }
-    }
-
     pub(crate) fn kind(self) -> Kind {
         self.kind
     }
@@ -332,21 +324,32 @@ impl By {
 
 /// Why a scope was stopped or closed (the first time; it does not change
 /// after): the cause its children read, and whether it came from the
-/// scope's own task (then the children inherit it).
+/// scope's own task (then the children inherit it). A [`CancelCause`]'s
+/// fields and the flag, flat, in 16 bytes: a node holds one.
 #[derive(Clone, Copy)]
 pub(crate) struct ScopeCause {
-    cause: CancelCause,
+    scope: u64,
+    slot: u32,
+    kind: Kind,
+    inherited: bool,
     from_owner: bool,
 }
 
 impl ScopeCause {
-    /// The scope itself was closed for `kind` (a shutdown, a token, a
+    fn new(cause: CancelCause, from_owner: bool) -> Self {
+        ScopeCause {
+            scope: cause.scope,
+            slot: cause.slot,
+            kind: cause.kind,
+            inherited: cause.inherited,
+            from_owner,
+        }
+    }
+
+    /// The scope itself was closed for `cause` (a shutdown, a token, a
     /// failure, its task's end): its children's cause is their own.
     pub(crate) fn direct(cause: CancelCause) -> Self {
-        ScopeCause {
-            cause,
-            from_owner: false,
-        }
+        Self::new(cause, false)
     }
 
     /// [`direct`](Self::direct), for a cause without data.
@@ -357,10 +360,7 @@ impl ScopeCause {
     /// The scope's task was cancelled or asked to stop with `cause`: its
     /// children inherit it.
     pub(crate) fn from_owner(cause: CancelCause) -> Self {
-        ScopeCause {
-            cause,
-            from_owner: true,
-        }
+        Self::new(cause, true)
     }
 
     /// The scope's task was cancelled or asked to stop with `cause` (as read
@@ -371,15 +371,19 @@ impl ScopeCause {
 
     /// The scope's own cause: its task's, or the scope's closing.
     pub(crate) fn own(&self) -> CancelCause {
-        self.cause
+        CancelCause {
+            scope: self.scope,
+            slot: self.slot,
+            kind: self.kind,
+            inherited: self.inherited,
+        }
     }
 
     /// The cause its children are cancelled with.
     pub(crate) fn for_children(&self) -> CancelCause {
-        if self.from_owner {
-            self.cause.inherit()
-        } else {
-            self.cause
+        CancelCause {
+            inherited: self.inherited || self.from_owner,
+            ..self.own()
         }
     }
 }

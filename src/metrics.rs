@@ -5,6 +5,7 @@
 //! (BENCHMARKS.md, "The cost of names and dumps when unused", measures both).
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use futures_task::Spawn;
 
@@ -72,11 +73,13 @@ pub struct ScopeMetrics {
 ///
 /// Cancels are counted by how they came ([`By`], and the executor's): the
 /// cancels `By::Scope` all have the scope's one cause, read with the counts.
+/// Their counts are allocated at a scope's first cancel: a node that never
+/// sees one (most) holds an empty cell of two words, not five counts.
 #[derive(Default)]
 pub(crate) struct Ends {
     completed: AtomicU64,
     /// By `By` (in `By::ALL` order), then the executor's.
-    cancelled: [AtomicU64; 5],
+    cancelled: OnceLock<Box<[AtomicU64; 5]>>,
     panicked: AtomicU64,
     failed: AtomicU64,
 }
@@ -90,7 +93,8 @@ impl Ends {
         let count = match outcome {
             Outcome::Completed(_) => &self.completed,
             Outcome::Cancelled | Outcome::DeadlineExceeded => {
-                &self.cancelled[by.map_or(4, |by| by as usize)]
+                let counts = self.cancelled.get_or_init(Box::default);
+                &counts[by.map_or(4, |by| by as usize)]
             }
             Outcome::Panicked(_) | Outcome::Failed => &self.panicked,
         };
@@ -111,7 +115,8 @@ impl Ends {
         scope: Option<&ScopeCause>,
     ) -> ScopeMetrics {
         let mut by_kind = [0; KINDS];
-        for (i, count) in self.cancelled.iter().enumerate() {
+        let counts = self.cancelled.get().map_or(&[][..], |counts| &counts[..]);
+        for (i, count) in counts.iter().enumerate() {
             let kind = match By::ALL.get(i) {
                 Some(by) => by.cause(scope).kind(),
                 None => Kind::Executor,

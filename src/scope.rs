@@ -189,18 +189,15 @@ fn pass_on_signal(
         Signal::Stop => {
             // Asked to stop gracefully: the body sees it through its
             // spawner, and the request goes on to the children (tree/grace.rs).
-            let deadline = link.node.stop_deadline(link.key);
             *parent_stopped = true;
-            let cause = link.node.cause_of(link.key, true);
-            Node::request_stop(node, deadline, ScopeCause::passed_down(cause)).wake();
+            link.node.pass_stop(link.key, node);
         }
         Signal::Cancel { .. } => {
             // The enclosing scope was cancelled while the block runs: the
             // body is the enclosing task's own code, which its task's
             // termination drops; the block's children are cancelled now.
             *parent_cancelled = true;
-            let cause = link.node.cause_of(link.key, false);
-            Node::close(node, ScopeCause::passed_down(cause)).wake();
+            link.node.pass_cancel(link.key, node);
         }
     }
 }

@@ -435,12 +435,7 @@ pin_project! {
             }
             if let Some(link) = take_link(this.parent, *this.key) {
                 let shared = this.observer.take_shared();
-                // The children inherit the task's cause: its cancel's, if it
-                // was cancelled before the executor dropped it.
-                let cause = (link.node.cause_of(link.key, false))
-                    .unwrap_or(CancelCause::new(Kind::Executor));
-                let cause = ScopeCause::from_owner(cause);
-                terminate_detached(this.scope.take(), cause, link, this.done.take(), shared);
+                terminate_dropped(this.scope.take(), link, this.done.take(), shared);
             }
         }
     }
@@ -628,9 +623,7 @@ where
                             // runs on until the cancel (tree/grace.rs).
                             *seen = seen.with_stop_seen();
                             if let Some(scope) = this.scope.get() {
-                                let deadline = parent.stop_deadline(key);
-                                let cause = ScopeCause::passed_down(parent.cause_of(key, true));
-                                Node::request_stop(scope, deadline, cause).wake();
+                                parent.pass_stop(key, scope);
                             }
                             continue;
                         }
@@ -685,11 +678,10 @@ where
                     keep(this.phase.as_mut(), &*this.observer, outcome);
                     // Phase 3: cancel the children; no new child can join.
                     // They inherit this task's cause, if it was cancelled.
-                    let cause = match by {
-                        None => ScopeCause::of(Kind::ParentEnded),
-                        Some(_) => ScopeCause::passed_down(parent.cause_of(key, false)),
-                    };
-                    Node::close(scope, cause).wake();
+                    match by {
+                        None => Node::close(scope, ScopeCause::of(Kind::ParentEnded)).wake(),
+                        Some(_) => parent.pass_cancel(key, scope),
+                    }
                 }
                 PhaseProj::Draining { kept } => {
                     // Phase 4: wait for every child's done signal.
@@ -892,6 +884,25 @@ pub(crate) fn terminate_detached<T, D>(
     drop_contained(scope.retire());
     let orphan = Orphan::new(finish);
     run_orphans(scope.adopt(orphan));
+}
+
+/// [`terminate_detached`] for a task whose wrapper the executor dropped
+/// before its done signal: its children inherit its cause, its cancel's if
+/// it was cancelled first, else the executor's. Cold, out of line: every
+/// wrapper's drop has this branch, and almost none takes it.
+#[cold]
+#[inline(never)]
+fn terminate_dropped<T, D>(
+    scope: Option<Arc<Node>>,
+    link: Link,
+    done: Option<D>,
+    shared: Option<Arc<Shared<T>>>,
+) where
+    T: Send + 'static,
+    D: FnOnce() + Send + 'static,
+{
+    let cause = (link.node.cause_of(link.key, false)).unwrap_or(CancelCause::new(Kind::Executor));
+    terminate_detached(scope, ScopeCause::from_owner(cause), link, done, shared);
 }
 
 /// [`terminate_detached`] for a scope block's slot: no `done`, no observer.

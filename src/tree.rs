@@ -1243,6 +1243,27 @@ impl Node {
         task.or(own.map(|cause| cause.own()))
     }
 
+    /// The task of slot `key` saw a stop request: passes it on to its own
+    /// scope `scope`, with the deadline by which its cancel follows and its
+    /// cause, which the scope's children inherit. Cold, out of line: a
+    /// task's poll and a scope block's only call it.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn pass_stop(&self, key: usize, scope: &Arc<Node>) {
+        let deadline = self.stop_deadline(key);
+        let cause = ScopeCause::passed_down(self.cause_of(key, true));
+        Node::request_stop(scope, deadline, cause).wake();
+    }
+
+    /// The task of slot `key` was cancelled: closes its own scope `scope`
+    /// (phase 3), its children inheriting its cause. Cold, out of line.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn pass_cancel(&self, key: usize, scope: &Arc<Node>) {
+        let cause = ScopeCause::passed_down(self.cause_of(key, false));
+        Node::close(scope, cause).wake();
+    }
+
     /// Why the task of slot `key` was cancelled (or, with `stop`, asked to
     /// stop), before or after its done signal: `None` if it was not.
     pub(crate) fn cause_of(&self, key: usize, stop: bool) -> Option<CancelCause> {
