@@ -324,8 +324,10 @@ impl By {
 
 /// Why a scope was stopped or closed (the first time; it does not change
 /// after): the cause its children read, and whether it came from the
-/// scope's own task (then the children inherit it). A [`CancelCause`]'s
-/// fields and the flag, flat, in 16 bytes: a node holds one.
+/// scope's own task (then the children inherit it), or is the end of the
+/// scope's task or block (then the scope itself was not stopped for any
+/// reason: its spawner reads none). A [`CancelCause`]'s fields and the
+/// flags, flat, in 16 bytes: a node holds one.
 #[derive(Clone, Copy)]
 pub(crate) struct ScopeCause {
     scope: u64,
@@ -333,6 +335,7 @@ pub(crate) struct ScopeCause {
     kind: Kind,
     inherited: bool,
     from_owner: bool,
+    ended: bool,
 }
 
 impl ScopeCause {
@@ -343,6 +346,17 @@ impl ScopeCause {
             kind: cause.kind,
             inherited: cause.inherited,
             from_owner,
+            ended: false,
+        }
+    }
+
+    /// The scope's task (or block, or `RemoteScope`) ended: its children are
+    /// cancelled as their parent having ended; the scope itself reads no
+    /// cause.
+    pub(crate) fn ended() -> Self {
+        ScopeCause {
+            ended: true,
+            ..Self::of(Kind::ParentEnded)
         }
     }
 
@@ -367,6 +381,12 @@ impl ScopeCause {
     /// from its slot); `None`, which does not happen, as its parent ended.
     pub(crate) fn passed_down(cause: Option<CancelCause>) -> Self {
         Self::from_owner(cause.unwrap_or(CancelCause::new(Kind::ParentEnded)))
+    }
+
+    /// Why the scope was stopped, as its own spawner reads it: `None` for
+    /// its task's end.
+    pub(crate) fn for_scope(&self) -> Option<CancelCause> {
+        (!self.ended).then(|| self.own())
     }
 
     /// The scope's own cause: its task's, or the scope's closing.

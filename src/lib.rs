@@ -107,8 +107,11 @@
 //!   name, [`dump`](ScopedSpawner::dump) takes a [`TaskDump`] of the live
 //!   tasks under a spawner (drawn as an indented tree; JSON with the `serde`
 //!   feature), [`metrics`](ScopedSpawner::metrics) counts a scope's
-//!   children ([`ScopeMetrics`]), every task has a [`TaskId`], and the
-//!   `tracing` feature runs each task in a span under its parent task's.
+//!   children ([`ScopeMetrics`]), every task has a [`TaskId`], every
+//!   cancel a [`CancelCause`] (from the handle's error,
+//!   [`TaskError::cancel_cause`], or the task's spawner,
+//!   [`ScopedSpawner::cancel_cause`]), and the `tracing` feature runs each
+//!   task in a span under its parent task's.
 //!
 //! Termination started from outside the task (by its cancel sender or handle, or
 //! by its parent's termination) is called *cancellation*. A cancelled task is not

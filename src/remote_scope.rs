@@ -43,7 +43,7 @@
 use std::fmt;
 use std::future::Future;
 
-use crate::cause::{Kind, ScopeCause};
+use crate::cause::ScopeCause;
 use crate::loom::Arc;
 use crate::signal::{
     CancelReceiver, CancelSender, ChildSignals, DoneReceiver, DoneSender, ParentSignals,
@@ -266,7 +266,7 @@ impl RemoteScope {
 impl Drop for RemoteScope {
     fn drop(&mut self) {
         if let Some(node) = self.node.take() {
-            Node::close(&node, ScopeCause::of(Kind::ParentEnded)).wake();
+            Node::close(&node, ScopeCause::ended()).wake();
         }
     }
 }

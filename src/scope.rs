@@ -20,7 +20,7 @@ use futures_task::Spawn;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use pin_project_lite::pin_project;
 
-use crate::cause::{Kind, ScopeCause};
+use crate::cause::ScopeCause;
 use crate::handle::TaskHandle;
 use crate::loom::Arc;
 use crate::remote_scope::RemoteSpawner;
@@ -95,7 +95,7 @@ pin_project! {
             // enclosing scope (if any) waits for them, nothing else can.
             match this.link.take() {
                 Some(link) => terminate_block(this.node.clone(), link),
-                None => Node::close(this.node, ScopeCause::of(Kind::ParentEnded)).wake(),
+                None => Node::close(this.node, ScopeCause::ended()).wake(),
             }
         }
     }
@@ -197,7 +197,8 @@ fn pass_on_signal(
             // body is the enclosing task's own code, which its task's
             // termination drops; the block's children are cancelled now.
             *parent_cancelled = true;
-            link.node.pass_cancel(link.key, node);
+            link.node.note_cancel(link.key, node);
+            Node::close_cancelled(node);
         }
     }
 }
@@ -225,7 +226,7 @@ fn fail(node: &Arc<Node>, failure: Failure, body_failure: &mut Option<Failure>) 
         // an earlier failure, which wins).
         Err(failure) if body_failure.is_none() && !node.has_failed() => {
             *body_failure = Some(failure);
-            Node::close(node, ScopeCause::of(Kind::ParentEnded)).wake();
+            Node::close(node, ScopeCause::ended()).wake();
         }
         Err(failure) => drop_panic(failure.into_payload()),
     }
@@ -299,7 +300,7 @@ impl Drop for BlockGuard {
     fn drop(&mut self) {
         match self.parts.take() {
             Some((node, Some(link))) => terminate_block(node, link),
-            Some((node, None)) => Node::close(&node, ScopeCause::of(Kind::ParentEnded)).wake(),
+            Some((node, None)) => Node::close(&node, ScopeCause::ended()).wake(),
             None => {}
         }
     }

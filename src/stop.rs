@@ -62,9 +62,9 @@ where
     /// was asked. See [`CancelCause`](crate::CancelCause).
     ///
     /// Inside a task, it answers while the task runs on after a stop request
-    /// (see [`stop_requested`](Self::stop_requested)), and in the code that
-    /// runs as its future is dropped by a cancel: the future's destructors
-    /// and its `done` callback.
+    /// (see [`stop_requested`](Self::stop_requested)), and in the
+    /// destructors that run as a cancel drops its future: the task records
+    /// its cause before the drop.
     ///
     /// # Examples
     ///

@@ -419,7 +419,11 @@ pin_project! {
             #[allow(clippy::let_unit_value)]
             let _entered = span.enter();
             if let PhaseProj::Running { .. } = this.phase.as_mut().project() {
-                // The executor dropped a running task: phase 2 here.
+                // The executor dropped a running task: phase 2 here, after
+                // its scope records why (its cancel's, or the executor's).
+                if let (Some(parent), Some(scope)) = (this.parent.as_ref(), this.scope.get()) {
+                    parent.note_cancel(*this.key as usize, scope);
+                }
                 let outcome = drop_future(this.phase.as_mut(), Outcome::Cancelled);
                 if let Some(parent) = this.parent.as_ref() {
                     // Counted as the executor's cancel (cause.rs).
@@ -611,7 +615,7 @@ where
                     let outcome = match signal {
                         Signal::Cancel { by: how } => {
                             by = Some(how);
-                            cancelled(parent, key, how)
+                            cancelled(parent, key, how, this.scope.get())
                         }
                         Signal::Stop => {
                             #[cfg(feature = "tracing")]
@@ -648,7 +652,7 @@ where
                                         Signal::Stop => continue,
                                         Signal::Cancel { by: how } => {
                                             by = Some(how);
-                                            cancelled(parent, key, how)
+                                            cancelled(parent, key, how, this.scope.get())
                                         }
                                     }
                                 }
@@ -679,8 +683,8 @@ where
                     // Phase 3: cancel the children; no new child can join.
                     // They inherit this task's cause, if it was cancelled.
                     match by {
-                        None => Node::close(scope, ScopeCause::of(Kind::ParentEnded)).wake(),
-                        Some(_) => parent.pass_cancel(key, scope),
+                        None => Node::close(scope, ScopeCause::ended()).wake(),
+                        Some(_) => Node::close_cancelled(scope),
                     }
                 }
                 PhaseProj::Draining { kept } => {
@@ -738,9 +742,14 @@ where
 }
 
 /// The outcome of a task cancelled `by` the given way before its future
-/// completed (slot `key` of `parent`). Cold: the common end is a value.
+/// completed (slot `key` of `parent`); a task with children records why in
+/// its scope first, before its future is dropped. Cold: the common end is a
+/// value.
 #[cold]
-fn cancelled<T>(parent: &Node, key: usize, by: By) -> Outcome<T> {
+fn cancelled<T>(parent: &Node, key: usize, by: By, scope: Option<&Arc<Node>>) -> Outcome<T> {
+    if let Some(scope) = scope {
+        parent.note_cancel(key, scope);
+    }
     #[cfg(feature = "tracing")]
     if let Some(cause) = parent.cause_of(key, false) {
         event!(cause = %cause, "cancelled");
@@ -887,9 +896,10 @@ pub(crate) fn terminate_detached<T, D>(
 }
 
 /// [`terminate_detached`] for a task whose wrapper the executor dropped
-/// before its done signal: its children inherit its cause, its cancel's if
-/// it was cancelled first, else the executor's. Cold, out of line: every
-/// wrapper's drop has this branch, and almost none takes it.
+/// before its done signal: its children inherit its cause (its cancel's if
+/// it was cancelled first, else the executor's), which its scope recorded
+/// before the future was dropped. Cold, out of line: every wrapper's drop
+/// has this branch, and almost none takes it.
 #[cold]
 #[inline(never)]
 fn terminate_dropped<T, D>(
@@ -901,7 +911,8 @@ fn terminate_dropped<T, D>(
     T: Send + 'static,
     D: FnOnce() + Send + 'static,
 {
-    let cause = (link.node.cause_of(link.key, false)).unwrap_or(CancelCause::new(Kind::Executor));
+    let own = scope.as_ref().and_then(|scope| scope.own_cause());
+    let cause = own.unwrap_or(CancelCause::new(Kind::Executor));
     terminate_detached(scope, ScopeCause::from_owner(cause), link, done, shared);
 }
 
@@ -911,9 +922,9 @@ fn terminate_dropped<T, D>(
 /// enclosing task's cause if that task was cancelled (its future, and the
 /// block in it, dropped in its phase 2).
 pub(crate) fn terminate_block(scope: Arc<Node>, link: Link) {
-    let cause = match link.node.owner_cause() {
+    let cause = match link.node.own_cause() {
         Some(cause) => ScopeCause::from_owner(cause),
-        None => ScopeCause::of(Kind::ParentEnded),
+        None => ScopeCause::ended(),
     };
     terminate_detached::<(), fn()>(Some(scope), cause, link, None, None);
 }

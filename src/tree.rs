@@ -296,6 +296,11 @@ struct Children {
     /// children cancelled or asked to stop `By::Scope` read. Set once, never
     /// changed or taken.
     cause: Option<ScopeCause>,
+    /// Why the scope's own task (or block) was asked to stop or cancelled:
+    /// set by its wrapper when it sees the request, before its future (or
+    /// body) is dropped, from its own slot (task.rs, scope.rs); a cancel
+    /// replaces a stop request's. What its spawner's `cancel_cause` reads.
+    own: Option<CancelCause>,
     /// `StopRequested` futures (and token watchers) waiting for `stop`, one
     /// entry each (the future keeps its key). Boxed on first use.
     stop_waiters: StopWaiters,
@@ -687,6 +692,7 @@ impl Node {
                 fail_fast: false,
                 failure: None,
                 cause: None,
+                own: None,
                 stop_waiters: StopWaiters::default(),
                 grace: GraceState::default(),
                 extras: Extras::default(),
@@ -759,13 +765,10 @@ impl Node {
         path
     }
 
-    /// Why the task whose scope this is was cancelled, if it was and the
-    /// scope still has its owner link (`None` for a root, a scope block or
-    /// a `RemoteScope`). The owner's slot is read after this lock (I2).
-    pub(crate) fn owner_cause(&self) -> Option<CancelCause> {
-        let owner = self.children.lock().owner.clone();
-        let (node, key) = owner?;
-        node.cause_of(key, false)
+    /// Why the task (or block) whose scope this is was asked to stop or
+    /// cancelled, if it has seen either (`Children::own`).
+    pub(crate) fn own_cause(&self) -> Option<CancelCause> {
+        self.children.lock().own
     }
 
     /// The id of the task whose scope this is: `None` for a root, a scope
@@ -1230,17 +1233,12 @@ impl Node {
         self.children.lock().cause.is_some()
     }
 
-    /// Why the scope's task was cancelled or asked to stop, read from its
-    /// slot while the scope has its owner link, else why the scope was
-    /// asked to stop or closed (cause.rs). `None` while neither happened.
-    /// The owner's slot is read after this lock (I2).
+    /// Why the scope's task was asked to stop or cancelled, as it saw
+    /// (`Children::own`), else why the scope was asked to stop or closed
+    /// (cause.rs). `None` while neither happened.
     pub(crate) fn cause(&self) -> Option<CancelCause> {
-        let (owner, own) = {
-            let children = self.children.lock();
-            (children.owner.clone(), children.cause)
-        };
-        let task = owner.and_then(|(node, key)| node.cause_of(key, true));
-        task.or(own.map(|cause| cause.own()))
+        let children = self.children.lock();
+        (children.own).or(children.cause.and_then(|cause| cause.for_scope()))
     }
 
     /// The task of slot `key` saw a stop request: passes it on to its own
@@ -1251,17 +1249,31 @@ impl Node {
     #[inline(never)]
     pub(crate) fn pass_stop(&self, key: usize, scope: &Arc<Node>) {
         let deadline = self.stop_deadline(key);
-        let cause = ScopeCause::passed_down(self.cause_of(key, true));
-        Node::request_stop(scope, deadline, cause).wake();
+        let cause = self.cause_of(key, true);
+        scope.children.lock().own = cause;
+        Node::request_stop(scope, deadline, ScopeCause::passed_down(cause)).wake();
     }
 
-    /// The task of slot `key` was cancelled: closes its own scope `scope`
-    /// (phase 3), its children inheriting its cause. Cold, out of line.
+    /// The task of slot `key` was cancelled (phase 1): records why in its
+    /// own scope `scope`, before its future is dropped, for its spawner to
+    /// read (`Children::own`); `Kind::Executor` if its slot says nothing
+    /// (the executor dropped it). The slot is linked: the caller holds its
+    /// link. Cold, out of line.
     #[cold]
     #[inline(never)]
-    pub(crate) fn pass_cancel(&self, key: usize, scope: &Arc<Node>) {
-        let cause = ScopeCause::passed_down(self.cause_of(key, false));
-        Node::close(scope, cause).wake();
+    pub(crate) fn note_cancel(&self, key: usize, scope: &Node) {
+        let cause = self.cause_of(key, false);
+        let cause = cause.unwrap_or(CancelCause::new(Kind::Executor));
+        scope.children.lock().own = Some(cause);
+    }
+
+    /// Phase 3 of a cancelled task (or block): closes its scope, whose
+    /// children inherit the task's cause (`note_cancel`). Cold, out of line.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn close_cancelled(scope: &Arc<Node>) {
+        let own = scope.children.lock().own;
+        Node::close(scope, ScopeCause::passed_down(own)).wake();
     }
 
     /// Why the task of slot `key` was cancelled (or, with `stop`, asked to
@@ -1352,9 +1364,8 @@ impl Node {
         }
         wakeups.append(&mut children.waiters);
         // The reporter is a live child, so the owner has not signalled done
-        // and its slot is still linked (see `Children::owner`). The link
-        // stays, for the owner's spawner to read why it was cancelled.
-        let owner = children.owner.clone();
+        // and its slot is still linked (see `Children::owner`).
+        let owner = children.owner.take();
         drop(children);
         wakeups.wake();
         // The owner's slot lives in another node: locked after this one is
@@ -1547,7 +1558,7 @@ fn close_locked(node: &Arc<Node>, children: &mut Children, how: Close, wakeups: 
         Close::Default(_, cause) => cause,
         Close::Shutdown => ScopeCause::of(Kind::Shutdown),
         // Closed before, by a close that gave the cause.
-        Close::Now => ScopeCause::of(Kind::ParentEnded),
+        Close::Now => ScopeCause::ended(),
     };
     let deadline = match how {
         // Closed before, and no deadline given: nothing new to do.
@@ -1589,11 +1600,7 @@ fn close_locked(node: &Arc<Node>, children: &mut Children, how: Close, wakeups: 
 fn close_drained(mut children: crate::loom::MutexGuard<'_, Children>) {
     children.closed = true;
     let mut wakeups = Wakeups::default();
-    stop_locked(
-        &mut children,
-        ScopeCause::of(Kind::ParentEnded),
-        &mut wakeups,
-    );
+    stop_locked(&mut children, ScopeCause::ended(), &mut wakeups);
     drop(children);
     wakeups.wake();
 }

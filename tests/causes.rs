@@ -69,18 +69,23 @@ where
     let causes = causes.clone();
     spawner
         .named(name)
-        .spawn_task_with(move |spawner| async move {
-            let _report = Report {
-                name,
-                spawner: spawner.clone(),
-                causes: causes.clone(),
-            };
+        .spawn_task_with(move |spawner| {
+            // Both made at the spawn, not at the first poll, which a cancel
+            // may forestall.
             if let Some((first, rest)) = children.split_first() {
                 // A chain: the first child has the rest below it.
                 let rest: &'static [&'static str] = rest;
                 watched(&spawner, first, rest, &causes).detach();
             }
-            pending::<()>().await
+            let report = Report {
+                name,
+                spawner,
+                causes,
+            };
+            async move {
+                let _report = report;
+                pending::<()>().await
+            }
         })
         .unwrap()
 }
@@ -476,5 +481,74 @@ fn a_cause_round_trips_as_json() {
         let json = serde_json::to_string(&cause).unwrap();
         assert_eq!(json, r#"{"reason":"handle","inherited":false}"#);
         assert_eq!(serde_json::from_str::<CancelCause>(&json).unwrap(), cause);
+    });
+}
+
+/// The README's example ("Seeing the tree: names, dumps, causes"), with a
+/// second backend added, which reports its own cause when dropped.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn the_readme_example() {
+    let root = ScopedSpawner::tokio();
+    let causes = Causes::default();
+    let seen = causes.clone();
+    // README
+    let request = root
+        .spawn_task_with(|request| async move {
+            let backend = request.spawn_task(std::future::pending::<()>()).unwrap();
+            watched(&request, "second backend", &[], &seen).detach(); // (added)
+            backend.await.unwrap_err() // never returns: the request is cancelled first
+        })
+        .unwrap();
+    request.set_timeout(Duration::from_secs(1)).unwrap();
+    let err = request.await.unwrap_err();
+    let cause = err.cancel_cause().unwrap();
+    assert_eq!(
+        (cause.reason(), cause.is_inherited()),
+        (CancelReason::Deadline, false)
+    );
+    assert_eq!(root.metrics().cancelled_by.deadline, 1);
+    // README
+    let second = causes.of("second backend");
+    assert_eq!(read(second), (CancelReason::Deadline, true));
+}
+
+/// A spawner's cause can be read from anywhere, at any time: here from
+/// tasks on other worker threads, holding a clone of a parent's spawner
+/// while the parent finishes, is dropped and its slot is reused.
+#[test]
+fn a_cause_is_read_safely_while_its_task_ends() {
+    let runtime = common::tokio_multi_thread();
+    let root = common::tokio_root(&runtime);
+    runtime.block_on(async {
+        for round in 0..200 {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let parent = root
+                .spawn_task_with(move |spawner| async move {
+                    let clone = spawner.clone();
+                    // Reads on another thread while this task ends.
+                    tokio::spawn(async move {
+                        for _ in 0..50 {
+                            let _ = tx.send(clone.cancel_cause());
+                            tokio::task::yield_now().await;
+                        }
+                    });
+                    if round % 2 == 0 {
+                        std::future::pending::<()>().await;
+                    }
+                })
+                .unwrap();
+            if round % 2 == 0 {
+                parent.cancel();
+            }
+            let _ = parent.await;
+            while let Ok(cause) = rx.recv_timeout(Duration::from_secs(5)) {
+                // The cancelled task's own cause, or none yet; none for a
+                // task that completed.
+                if let Some(cause) = cause {
+                    assert_eq!(round % 2, 0, "completed, yet {cause:?}");
+                    assert_eq!(read(Some(cause)), (CancelReason::Handle, false));
+                }
+            }
+        }
     });
 }
