@@ -419,17 +419,8 @@ pin_project! {
             #[allow(clippy::let_unit_value)]
             let _entered = span.enter();
             if let PhaseProj::Running { .. } = this.phase.as_mut().project() {
-                // The executor dropped a running task: phase 2 here, after
-                // its scope records why (its cancel's, or the executor's).
-                if let (Some(parent), Some(scope)) = (this.parent.as_ref(), this.scope.get()) {
-                    parent.note_cancel(*this.key as usize, scope);
-                }
-                let outcome = drop_future(this.phase.as_mut(), Outcome::Cancelled);
-                if let Some(parent) = this.parent.as_ref() {
-                    // Counted as the executor's cancel (cause.rs).
-                    parent.ends.ended(&outcome, None);
-                }
-                keep(this.phase.as_mut(), &*this.observer, outcome);
+                let (parent, scope) = (this.parent.as_ref(), this.scope.get());
+                drop_running(this.phase.as_mut(), parent, scope, *this.key, &*this.observer);
             }
             if let PhaseProj::Draining { kept } = this.phase.as_mut().project() {
                 // Kept for an output that will never be returned (tokio then
@@ -760,6 +751,33 @@ fn cancelled<T>(parent: &Node, key: usize, by: By, scope: Option<&Arc<Node>>) ->
     } else {
         Outcome::Cancelled
     }
+}
+
+/// Phase 2 of a running task whose wrapper the executor drops: its scope
+/// records why (its cancel's, or the executor's), the future is dropped,
+/// and its end counted as the executor's cancel. Cold, out of line: every
+/// wrapper's drop has this branch, and almost none takes it.
+#[cold]
+#[inline(never)]
+fn drop_running<F, Ob>(
+    mut phase: Pin<&mut Phase<F, Ob::Kept>>,
+    parent: Option<&Arc<Node>>,
+    scope: Option<&Arc<Node>>,
+    key: u32,
+    observer: &Ob,
+) where
+    F: Future,
+    F::Output: Send + 'static,
+    Ob: Observer<F::Output>,
+{
+    if let (Some(parent), Some(scope)) = (parent, scope) {
+        parent.note_cancel(key as usize, scope);
+    }
+    let outcome = drop_future(phase.as_mut(), Outcome::Cancelled);
+    if let Some(parent) = parent {
+        parent.ends.ended(&outcome, None);
+    }
+    keep(phase, observer, outcome);
 }
 
 /// Phase 2: drops the future in place, containing a panic of its destructor.

@@ -291,10 +291,13 @@ struct Children {
     /// The first failure reported under fail-fast; taken by the node's owner
     /// (a scope block, or the task whose scope this is) once `live` is zero.
     failure: Option<Failure>,
-    /// Set once the scope has been asked to stop (its owner saw a stop
-    /// request, a graceful cancel) or closed: why (cause.rs), which its
-    /// children cancelled or asked to stop `By::Scope` read. Set once, never
-    /// changed or taken.
+    /// The scope has been asked to stop: its owner saw a stop request (a
+    /// graceful cancel), or the scope closed. Only goes from false to true,
+    /// with `cause`. (A flag of its own: a spawn reads it.)
+    stop: bool,
+    /// Why the scope was asked to stop or closed (cause.rs), which its
+    /// children cancelled or asked to stop `By::Scope` read: set with
+    /// `stop`, never changed or taken.
     cause: Option<ScopeCause>,
     /// Why the scope's own task (or block) was asked to stop or cancelled:
     /// set by its wrapper when it sees the request, before its future (or
@@ -691,6 +694,7 @@ impl Node {
                 foreign: Foreign::default(),
                 fail_fast: false,
                 failure: None,
+                stop: false,
                 cause: None,
                 own: None,
                 stop_waiters: StopWaiters::default(),
@@ -882,7 +886,7 @@ impl Node {
         }
         // A child of a scope that was asked to stop is asked at birth; the
         // `any_cancelled` flag is already set (`request_stop`).
-        let state = if children.cause.is_some() {
+        let state = if children.stop {
             this.unsettled.add();
             State::Stopping { by: By::Scope }
         } else {
@@ -1170,7 +1174,7 @@ impl Node {
         let mut wakeups = Wakeups::default();
         let mut guard = this.children.lock();
         let children = &mut *guard;
-        if children.cause.is_none() {
+        if !children.stop {
             this.mark_cancelling();
             stop_locked(children, cause, &mut wakeups);
             children.grace.set_children(deadline);
@@ -1191,7 +1195,7 @@ impl Node {
         // unlock (I3).
         let _replaced;
         let mut children = self.children.lock();
-        if children.cause.is_some() {
+        if children.stop {
             // `stop_locked` took every entry.
             *entry = None;
             return Poll::Ready(());
@@ -1215,7 +1219,7 @@ impl Node {
         let mut children = self.children.lock();
         // After the stop, the entries were all taken and no new one is made:
         // the key names nothing.
-        let removed = if children.cause.is_some() {
+        let removed = if children.stop {
             None
         } else {
             children
@@ -1230,7 +1234,7 @@ impl Node {
 
     /// Whether the scope has been asked to stop or has closed.
     pub(crate) fn is_stopping(&self) -> bool {
-        self.children.lock().cause.is_some()
+        self.children.lock().stop
     }
 
     /// Why the scope's task was asked to stop or cancelled, as it saw
@@ -1300,7 +1304,7 @@ impl Node {
     pub(crate) fn token(&self) -> tokio_util::sync::CancellationToken {
         let mut children = self.children.lock();
         let token = children.grace.token();
-        let stopped = children.cause.is_some();
+        let stopped = children.stop;
         drop(children);
         if stopped {
             token.cancel();
@@ -1619,7 +1623,8 @@ fn stop_children_locked(node: &Node, children: &mut Children, wakeups: &mut Wake
 /// under its lock: its stop waiters and its token fire after the lock is
 /// released.
 fn stop_locked(children: &mut Children, cause: ScopeCause, wakeups: &mut Wakeups) {
-    if children.cause.is_none() {
+    if !children.stop {
+        children.stop = true;
         children.cause = Some(cause);
         if let Some(waiters) = children.stop_waiters.0.as_mut() {
             for waker in waiters.drain() {
