@@ -111,8 +111,9 @@ impl TaskError {
 
     /// The tasks from the highest known ancestor down to the task itself,
     /// each by id and name, if a [`TaskHandle`] yielded this error. The
-    /// path goes up to the root, or stops at a scope block, at an ancestor
-    /// whose own scope had already failed or finished, or after 16 tasks.
+    /// path goes up to the root, through scope blocks (each by its id, as a
+    /// dump lists it), or stops at an ancestor whose own scope had already
+    /// failed or finished, or after 16 tasks.
     ///
     /// # Examples
     ///

@@ -268,7 +268,7 @@ where
         )?),
         None => None,
     };
-    node.set_fail_fast(policy == FailurePolicy::FailFast);
+    node.set_block(policy == FailurePolicy::FailFast, link.as_ref());
     let spawner = ScopedSpawner::from_parts(executor, RemoteSpawner::from_node(node.clone()));
     let node_for_block = node;
     // If `body` (user code) panics, the guard ends the block's slot.

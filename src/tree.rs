@@ -319,6 +319,11 @@ struct Children {
     /// that slot: a failure is reported by a child that is still live, and
     /// the owner's slot stays linked until that child's done signal (I4, I5).
     owner: Option<(Arc<Node>, usize)>,
+    /// A scope block's slot in its enclosing scope, for an error's path
+    /// (`ancestry`) only: a block's failure is its body's to report, so
+    /// nothing is cancelled through it (unlike `owner`). Taken by `retire`,
+    /// as `owner` is (G9).
+    up: Option<(Arc<Node>, usize)>,
 }
 
 /// A failure reported by a child to a fail-fast scope (I7).
@@ -701,6 +706,7 @@ impl Node {
                 grace: GraceState::default(),
                 extras: Extras::default(),
                 owner: None,
+                up: None,
             }),
             root,
             handles: AtomicUsize::new(0),
@@ -741,11 +747,20 @@ impl Node {
         children.task = Some(TaskId::new(owner.node.id, owner.key));
     }
 
+    /// Sets up the scope of a scope block: fail-fast or not, and the
+    /// block's slot in its enclosing scope, if it has one, for error paths
+    /// (`Children::up`); under one lock.
+    pub(crate) fn set_block(&self, fail_fast: bool, block: Option<&Link>) {
+        let mut children = self.children.lock();
+        children.fail_fast = fail_fast;
+        children.up = block.map(|block| (block.node.clone(), block.key));
+    }
+
     /// The child in slot `key` and the tasks above it, nearest first: each
     /// task's id and name (`ScopedSpawner::named`; kept while a view of its
-    /// slot is alive). The walk follows each scope's owner link, one lock at
-    /// a time (I2), and ends at a root, a scope block, an owner whose
-    /// termination no longer needs the link (`retire`), or after `max`
+    /// slot is alive). The walk follows each scope's owner link (or a scope
+    /// block's `up`), one lock at a time (I2), and ends at a root, an owner
+    /// whose termination no longer needs the link (`retire`), or after `max`
     /// tasks.
     pub(crate) fn ancestry(
         this: &Arc<Self>,
@@ -762,7 +777,7 @@ impl Node {
             let name = (children.extras.peek(key))
                 .and_then(|extra| extra.label.as_ref())
                 .map(|label| label.name().to_owned());
-            at = children.owner.clone();
+            at = children.owner.clone().or_else(|| children.up.clone());
             drop(children);
             path.push((TaskId::new(node.id, key), name));
         }
@@ -1392,9 +1407,10 @@ impl Node {
     pub(crate) fn retire(&self) -> Option<Failure> {
         let mut children = self.children.lock();
         let owner = children.owner.take();
+        let up = children.up.take();
         let failure = children.failure.take();
         drop(children);
-        drop(owner);
+        drop((owner, up));
         failure
     }
 

@@ -333,6 +333,30 @@ async fn an_error_names_its_task_and_the_tasks_above_it() {
         format!("task {server} \"server\" › {request} › {query} \"query\" was cancelled by its deadline")
     );
 
+    // Through a scope block: the block is on the path, by its id, as a
+    // dump lists it.
+    let job = root
+        .named("job")
+        .spawn_task_with(|job| async move {
+            job.scope(|block| async move {
+                let step = block.named("step").spawn_task(pending::<()>()).unwrap();
+                step.cancel();
+                step.await.unwrap_err()
+            })
+            .await
+            .unwrap()
+        })
+        .unwrap();
+    let err = job.await.unwrap();
+    let path: Vec<_> = err.task_path().collect();
+    let [(job, Some("job")), (block, None), (step, Some("step"))] = path[..] else {
+        panic!("{path:?}")
+    };
+    assert_eq!(
+        err.to_string(),
+        format!("task {job} \"job\" › {block} › {step} \"step\" was cancelled (its handle cancelled it)")
+    );
+
     // A chain deeper than 16: the path keeps the 16 nearest tasks.
     fn nest(
         spawner: ScopedSpawner,
