@@ -526,6 +526,7 @@ pub mod remote_scope;
 mod scope;
 mod signal;
 mod spawner;
+mod start;
 mod stop;
 mod task;
 #[cfg(feature = "tower")]
@@ -551,6 +552,7 @@ pub use signal::{
     ParentSignals, SignalReceiver, SignalSender,
 };
 pub use spawner::{FailurePolicy, ScopedSpawn, ScopedSpawner, Shutdown};
+pub use start::{Ready, StartError};
 pub use stop::StopRequested;
 #[cfg(loom)]
 #[doc(hidden)]
