@@ -529,6 +529,7 @@ mod spawner;
 mod start;
 mod stop;
 mod task;
+mod task_set;
 #[cfg(feature = "tower")]
 pub mod tower;
 mod trace;
@@ -554,6 +555,7 @@ pub use signal::{
 pub use spawner::{FailurePolicy, ScopedSpawn, ScopedSpawner, Shutdown};
 pub use start::{Ready, StartError};
 pub use stop::StopRequested;
+pub use task_set::TaskSet;
 #[cfg(loom)]
 #[doc(hidden)]
 pub use tree::loom_fast_repolls;
