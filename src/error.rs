@@ -38,6 +38,11 @@ pub enum SpawnError {
     /// The scope already holds 2^32 - 1 children that have not finished (or
     /// whose handles are still alive); no task was created.
     TooManyChildren,
+    /// The scope has as many live children as its limit allows
+    /// ([`ScopedSpawner::set_limit`](crate::ScopedSpawner::set_limit)); no
+    /// task was created. [`ScopedSpawner::reserve`](crate::ScopedSpawner::reserve)
+    /// waits for room instead.
+    AtLimit,
 }
 
 impl SpawnError {
@@ -74,6 +79,9 @@ impl fmt::Display for SpawnError {
             SpawnError::Executor => f.write_str("cannot spawn: the executor refused the task"),
             SpawnError::TooManyChildren => {
                 f.write_str("cannot spawn: the scope has 2^32 - 1 children already")
+            }
+            SpawnError::AtLimit => {
+                f.write_str("cannot spawn: the scope is at its limit of live children")
             }
         }
     }

@@ -520,6 +520,7 @@ mod error;
 #[cfg(feature = "tokio")]
 mod executor;
 mod handle;
+mod limit;
 mod loom;
 mod metrics;
 pub mod remote_scope;
@@ -541,6 +542,7 @@ pub use error::{SpawnError, TimerError};
 #[cfg(feature = "tokio")]
 pub use executor::TokioSpawner;
 pub use handle::{CancelOnDrop, TaskError, TaskHandle};
+pub use limit::{Place, Reserve};
 pub use metrics::ScopeMetrics;
 /// At the crate root too, as in `scoped_spawn`: code written for the seed
 /// compiles with only the crate name changed.

@@ -413,7 +413,7 @@ where
         label: L,
     ) -> Result<usize, SpawnError>
     where
-        L: Field<Arc<Label>>,
+        L: Admit,
         Fut: Future<Output = ()> + Send + 'static,
         Fun: FnOnce(Self) -> Fut,
         Done: FnOnce() + Send + 'static,
@@ -430,7 +430,7 @@ where
         label: L,
     ) -> Result<TaskHandle<Fut::Output>, SpawnError>
     where
-        L: Field<Arc<Label>>,
+        L: Admit,
         Fut: Future + Send + 'static,
         Fut::Output: Send + 'static,
         Fun: FnOnce(Self) -> Fut,
@@ -457,7 +457,7 @@ where
         make: Make,
     ) -> Result<TaskHandle<T>, SpawnError>
     where
-        L: Field<Arc<Label>>,
+        L: Admit,
         T: Send + 'static,
         Fut: Future<Output = T> + Send + 'static,
         Make: FnOnce(Option<Self>) -> Fut,
@@ -493,7 +493,7 @@ where
         make: Make,
     ) -> Result<TaskHandle<T>, SpawnError>
     where
-        L: Field<Arc<Label>>,
+        L: Admit,
         T: Send + 'static,
         Fut: Future<Output = T> + Send + 'static,
         Make: FnOnce(Option<Self>, &Arc<Shared<T>>, usize) -> Fut,
@@ -673,7 +673,7 @@ where
         label: L,
     ) -> Result<usize, SpawnError>
     where
-        L: Field<Arc<Label>>,
+        L: Admit,
         T: Send + 'static,
         Fut: Future<Output = T> + Send + 'static,
         Make: FnOnce(Option<Self>, usize) -> Fut,
@@ -714,7 +714,7 @@ where
         spawn: impl FnOnce(Task<Fut, Done, Sc, Ob, M>) -> Result<R, SpawnError>,
     ) -> Result<(usize, R), SpawnError>
     where
-        L: Field<Arc<Label>>,
+        L: Admit,
         M: Field<Waker>,
         T: Send + 'static,
         Fut: Future<Output = T> + Send + 'static,
@@ -727,9 +727,23 @@ where
         // A child with a scope or a name is recorded for task dumps
         // (`Node::register_with`); a plain leaf takes the plain path.
         let mut name = None;
-        let (link, scope) = if Sc::PRESENT || (L::PRESENT && label.get().is_some()) {
+        let (link, scope) = if L::RESERVED {
+            // A place reserved beforehand (`ScopedSpawner::reserve`): the
+            // slot is registered; the caller's views, and the child's scope,
+            // are added to it.
+            let Some(link) = label.take_link() else {
+                unreachable!("a reserved place holds its link until used")
+            };
+            Node::retain_views(&link, views);
             let scope = Sc::PRESENT.then(Node::new_owned);
-            let label = label.take();
+            if let Some(scope) = &scope {
+                Node::link_scope(&link, scope);
+                scope.set_owner(&link);
+            }
+            (link, scope)
+        } else if Sc::PRESENT || (L::LABELLED && label.has_label()) {
+            let scope = Sc::PRESENT.then(Node::new_owned);
+            let label = label.take_label();
             if cfg!(feature = "tracing") {
                 name.clone_from(&label);
             }
@@ -921,6 +935,83 @@ where
             let cause = crate::cause::ScopeCause::of(crate::cause::Kind::Executor);
             terminate_detached(self.scope.take(), cause, link, self.done.take(), shared);
         }
+    }
+}
+
+/// How a child comes into its scope (`spawn_child_then`): a plain slot
+/// ([`Absent`]), one with a name for task dumps (`Option<Arc<Label>>`,
+/// [`Named`](crate::Named)), or a place reserved beforehand under the
+/// scope's limit ([`Reserved`], tree/limit.rs). Resolved at compile time:
+/// a plain spawn's code is the same as without the others.
+pub(crate) trait Admit: Send + 'static {
+    /// The child's slot is registered already: [`take_link`](Self::take_link)
+    /// gives it.
+    const RESERVED: bool;
+    /// The child may have a label.
+    const LABELLED: bool;
+    fn has_label(&self) -> bool;
+    fn take_label(&mut self) -> Option<Arc<Label>>;
+    fn take_link(&mut self) -> Option<Link>;
+}
+
+impl Admit for Absent {
+    const RESERVED: bool = false;
+    const LABELLED: bool = false;
+
+    fn has_label(&self) -> bool {
+        false
+    }
+
+    fn take_label(&mut self) -> Option<Arc<Label>> {
+        None
+    }
+
+    fn take_link(&mut self) -> Option<Link> {
+        None
+    }
+}
+
+impl Admit for Option<Arc<Label>> {
+    const RESERVED: bool = false;
+    const LABELLED: bool = true;
+
+    fn has_label(&self) -> bool {
+        self.is_some()
+    }
+
+    fn take_label(&mut self) -> Option<Arc<Label>> {
+        self.take()
+    }
+
+    fn take_link(&mut self) -> Option<Link> {
+        None
+    }
+}
+
+/// A place reserved under a scope's limit: its registered slot.
+pub(crate) struct Reserved(pub(crate) Option<Link>);
+
+impl Admit for Reserved {
+    const RESERVED: bool = true;
+    const LABELLED: bool = false;
+
+    fn has_label(&self) -> bool {
+        false
+    }
+
+    fn take_label(&mut self) -> Option<Arc<Label>> {
+        None
+    }
+
+    fn take_link(&mut self) -> Option<Link> {
+        self.0.take()
+    }
+}
+
+impl<S> ScopedSpawner<S> {
+    /// This spawner's scope, with no bound on `S` (for `Drop` impls).
+    pub(crate) fn raw_node(&self) -> &Arc<Node> {
+        &self.raw.node
     }
 }
 

@@ -185,6 +185,7 @@ mod slots;
 use slots::{SlotMut, Slots};
 
 pub(crate) mod grace;
+pub(crate) mod limit;
 use grace::{arm_locked, Action, Deadline, GraceState, Later};
 
 mod done;
@@ -324,6 +325,9 @@ struct Children {
     /// nothing is cancelled through it (unlike `owner`). Taken by `retire`,
     /// as `owner` is (G9).
     up: Option<(Arc<Node>, usize)>,
+    /// The scope's concurrency limit and its waiting `reserve` futures
+    /// (tree/limit.rs): boxed on the first `set_limit`.
+    limit: Option<Box<limit::Limit>>,
 }
 
 /// A failure reported by a child to a fail-fast scope (I7).
@@ -707,6 +711,7 @@ impl Node {
                 extras: Extras::default(),
                 owner: None,
                 up: None,
+                limit: None,
             }),
             root,
             handles: AtomicUsize::new(0),
@@ -892,6 +897,30 @@ impl Node {
         record: impl FnOnce(&mut Children, usize),
     ) -> Result<Link, SpawnError> {
         let mut children = this.children.lock();
+        // At the scope's limit (tree/limit.rs); a closed scope says so first.
+        if let Some(limit) = &children.limit {
+            if children.live >= limit.max && !children.closed {
+                return Err(SpawnError::AtLimit);
+            }
+        }
+        let key = Node::register_locked(this, &mut children, views)?;
+        record(&mut children, key);
+        drop(children);
+        Ok(Link {
+            node: this.clone(),
+            key,
+        })
+    }
+
+    /// Adds a child slot with `1 + views` references under the lock, unless
+    /// the scope is closed (or out of keys); returns its key. No limit
+    /// check: the callers make theirs.
+    #[inline(always)]
+    fn register_locked(
+        this: &Arc<Self>,
+        children: &mut Children,
+        views: u32,
+    ) -> Result<usize, SpawnError> {
         if children.closed {
             return Err(SpawnError::Terminated);
         }
@@ -910,12 +939,19 @@ impl Node {
         let key = children.slots.insert(1 + views, state);
         children.live += 1;
         children.spawned += 1;
-        record(&mut children, key);
-        drop(children);
-        Ok(Link {
-            node: this.clone(),
-            key,
-        })
+        Ok(key)
+    }
+
+    /// `views` more references to the slot of `link` (a reserved place
+    /// being used: its spawn's views, tree/limit.rs).
+    pub(crate) fn retain_views(link: &Link, views: u32) {
+        if views > 0 {
+            let mut children = link.node.children.lock();
+            let mut slot = children.slots.get_mut(link.key);
+            for _ in 0..views {
+                slot.retain();
+            }
+        }
     }
 
     /// Whether slot `key` was cancelled, without registering a waker.
@@ -1594,6 +1630,10 @@ fn close_locked(node: &Arc<Node>, children: &mut Children, how: Close, wakeups: 
     node.mark_cancelling();
     children.closed = true;
     stop_locked(children, cause, wakeups);
+    if let Some(limit) = children.limit.as_mut() {
+        // Waiting `reserve` futures fail now (tree/limit.rs).
+        limit.wake_all(wakeups);
+    }
     match deadline.filter(|deadline| !deadline.has_passed()) {
         Some(deadline) => {
             stop_children_locked(node, children, wakeups);

@@ -64,6 +64,10 @@ impl Link {
         children_ref.foreign.take(Some(self.key), &mut wakeups);
         wakeups.extend(children_ref.grace.forget_slot(self.key));
         children_ref.live -= 1;
+        if let Some(limit) = children_ref.limit.as_mut() {
+            // Room for one waiting `reserve` (tree/limit.rs).
+            limit.wake_one(&mut wakeups);
+        }
         let orphan = if children_ref.live == 0 {
             wakeups.extend(children_ref.grace.forget_close());
             wakeups.append(&mut children_ref.waiters);
