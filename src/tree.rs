@@ -224,6 +224,7 @@ pub(crate) struct Node {
     /// How the children's futures ended (metrics.rs), counted by their
     /// wrappers at phase 2.
     pub(crate) ends: Ends,
+
     /// This scope's number, unique in the process: the first half of its
     /// children's `TaskId`s (dump.rs).
     pub(crate) id: u64,
@@ -269,6 +270,9 @@ impl Unsettled {
 struct Children {
     /// Set once, when the owner terminates (phase 3) or the root shuts down.
     closed: bool,
+    /// `closed`, or the scope has a limit: a spawn tests this one flag and
+    /// looks further only when it is set (tree/limit.rs).
+    gated: bool,
     /// The children's slots, by key ([`Slots`]: 20 bytes a slot).
     slots: Slots,
     /// The number of children ever registered (metrics.rs).
@@ -325,9 +329,6 @@ struct Children {
     /// nothing is cancelled through it (unlike `owner`). Taken by `retire`,
     /// as `owner` is (G9).
     up: Option<(Arc<Node>, usize)>,
-    /// The scope's concurrency limit and its waiting `reserve` futures
-    /// (tree/limit.rs): boxed on the first `set_limit`.
-    limit: Option<Box<limit::Limit>>,
 }
 
 /// A failure reported by a child to a fail-fast scope (I7).
@@ -694,6 +695,7 @@ impl Node {
         Arc::new(Node {
             children: Mutex::new(Children {
                 closed: false,
+                gated: false,
                 slots: Slots::new(),
                 spawned: 0,
                 task: None,
@@ -711,7 +713,6 @@ impl Node {
                 extras: Extras::default(),
                 owner: None,
                 up: None,
-                limit: None,
             }),
             root,
             handles: AtomicUsize::new(0),
@@ -897,10 +898,10 @@ impl Node {
         record: impl FnOnce(&mut Children, usize),
     ) -> Result<Link, SpawnError> {
         let mut children = this.children.lock();
-        // At the scope's limit (tree/limit.rs); a closed scope says so first.
-        if let Some(limit) = &children.limit {
-            if children.live >= limit.max && !children.closed {
-                return Err(SpawnError::AtLimit);
+        // Closed, or at the scope's limit (tree/limit.rs).
+        if children.gated {
+            if let Some(refused) = limit::refuse(&children) {
+                return Err(refused);
             }
         }
         let key = Node::register_locked(this, &mut children, views)?;
@@ -913,17 +914,15 @@ impl Node {
     }
 
     /// Adds a child slot with `1 + views` references under the lock, unless
-    /// the scope is closed (or out of keys); returns its key. No limit
-    /// check: the callers make theirs.
+    /// the scope is out of keys; returns its key. The callers check first
+    /// that the scope is open (and has room under its limit).
     #[inline(always)]
     fn register_locked(
         this: &Arc<Self>,
         children: &mut Children,
         views: u32,
     ) -> Result<usize, SpawnError> {
-        if children.closed {
-            return Err(SpawnError::Terminated);
-        }
+        debug_assert!(!children.closed, "registered into a closed scope");
         // Keys fit in 32 bits, so that a task stores its key in 4 bytes.
         if !children.slots.has_room() {
             return Err(SpawnError::TooManyChildren);
@@ -1629,8 +1628,9 @@ fn close_locked(node: &Arc<Node>, children: &mut Children, how: Close, wakeups: 
     };
     node.mark_cancelling();
     children.closed = true;
+    children.gated = true;
     stop_locked(children, cause, wakeups);
-    if let Some(limit) = children.limit.as_mut() {
+    if let Some(limit) = children.foreign.limit_mut() {
         // Waiting `reserve` futures fail now (tree/limit.rs).
         limit.wake_all(wakeups);
     }
@@ -1659,6 +1659,7 @@ fn close_locked(node: &Arc<Node>, children: &mut Children, how: Close, wakeups: 
 #[inline(never)]
 fn close_drained(mut children: crate::loom::MutexGuard<'_, Children>) {
     children.closed = true;
+    children.gated = true;
     let mut wakeups = Wakeups::default();
     stop_locked(&mut children, ScopeCause::ended(), &mut wakeups);
     drop(children);
@@ -1708,13 +1709,24 @@ fn stop_locked(children: &mut Children, cause: ScopeCause, wakeups: &mut Wakeups
 /// once, and registers it without allocating. The rest go to a map, boxed on
 /// first use: most scopes never have one, and the box (one pointer) keeps a
 /// node small, where a `HashMap` inline would grow it by 24 bytes.
+///
+/// The box also holds the scope's concurrency limit, if it has one, and its
+/// waiting `reserve` futures (tree/limit.rs): they wait for any slot's done
+/// signal, and a scope with a limit keeps the box, so that every done signal
+/// takes the slow path and wakes one. A scope with neither pays one test.
 #[derive(Default)]
 struct Foreign {
     /// One slot's one waker: the slot key (below 2^32, `Node::register`)
     /// and the waker.
     one: Option<(u32, Waker)>,
-    #[allow(clippy::box_collection)]
-    map: Option<Box<HashMap<usize, KeyWakers>>>,
+    map: Option<Box<ForeignMap>>,
+}
+
+/// The boxed part of [`Foreign`].
+#[derive(Default)]
+struct ForeignMap {
+    wakers: HashMap<usize, KeyWakers>,
+    limit: Option<limit::Limit>,
 }
 
 /// The foreign wakers of one slot in `Foreign::map`: the first inline, the
@@ -1730,14 +1742,14 @@ impl Foreign {
     fn register(&mut self, key: usize, waker: &Waker) {
         let short = key as u32;
         match &self.one {
-            None if self.map.as_ref().is_none_or(|map| !map.contains_key(&key)) => {
+            None if (self.map.as_ref()).is_none_or(|map| !map.wakers.contains_key(&key)) => {
                 self.one = Some((short, waker.clone()));
                 return;
             }
             Some((k, w)) if *k == short && w.will_wake(waker) => return,
             _ => {}
         }
-        let map = self.map.get_or_insert_with(Box::default);
+        let map = &mut self.map.get_or_insert_with(Box::default).wakers;
         // A slot has its wakers in one place: the inline entry moves to the
         // map when its slot gets a second waker.
         if let Some((k, first)) = self.one.take_if(|(k, _)| *k == short) {
@@ -1767,6 +1779,33 @@ impl Foreign {
         }
     }
 
+    /// Whether any waker is registered, or the map is kept for a scope
+    /// with a limit (tree/limit.rs): a done signal then takes the slow path.
+    #[inline]
+    pub(super) fn is_set(&self) -> bool {
+        self.one.is_some() || self.map.is_some()
+    }
+
+    /// The scope's limit, if it has one (tree/limit.rs).
+    fn limit(&self) -> Option<&limit::Limit> {
+        self.map.as_ref()?.limit.as_ref()
+    }
+
+    fn limit_mut(&mut self) -> Option<&mut limit::Limit> {
+        self.map.as_mut()?.limit.as_mut()
+    }
+
+    /// The slot `key` is done (`Link::done_with`; the caller checked
+    /// [`is_set`](Self::is_set)): its wakers, and in a scope with a limit
+    /// one waiting `reserve`, into `wakeups`.
+    #[inline(never)]
+    pub(super) fn take_done(&mut self, key: usize, wakeups: &mut Wakeups) {
+        self.take_key(key, wakeups);
+        if let Some(limit) = self.limit_mut() {
+            limit.wake_one(wakeups);
+        }
+    }
+
     /// Moves the wakers of slot `key` (or of every slot if `key` is `None`,
     /// once, when the scope closes or is asked to stop) into `wakeups`.
     #[inline]
@@ -1780,27 +1819,31 @@ impl Foreign {
     #[inline(never)]
     fn take_slow(&mut self, key: Option<usize>, wakeups: &mut Wakeups) {
         match key {
-            Some(key) => {
-                if let Some((_, waker)) = self.one.take_if(|(k, _)| *k as usize == key) {
-                    // A slot's wakers are in one place: none in the map.
-                    wakeups.push(waker);
-                    return;
-                }
-                if let Some(map) = self.map.as_mut() {
-                    if let Some(wakers) = map.remove(&key) {
-                        wakeups.push_all(wakers);
-                    }
-                }
-            }
+            Some(key) => self.take_key(key, wakeups),
             None => {
                 if let Some((_, waker)) = self.one.take() {
                     wakeups.push(waker);
                 }
                 if let Some(map) = self.map.as_mut() {
-                    for (_, wakers) in map.drain() {
+                    for (_, wakers) in map.wakers.drain() {
                         wakeups.push_all(wakers);
                     }
                 }
+            }
+        }
+    }
+
+    /// The wakers of slot `key`, into `wakeups`.
+    #[inline]
+    fn take_key(&mut self, key: usize, wakeups: &mut Wakeups) {
+        if let Some((_, waker)) = self.one.take_if(|(k, _)| *k as usize == key) {
+            // A slot's wakers are in one place: none in the map.
+            wakeups.push(waker);
+            return;
+        }
+        if let Some(map) = self.map.as_mut() {
+            if let Some(wakers) = map.wakers.remove(&key) {
+                wakeups.push_all(wakers);
             }
         }
     }

@@ -61,13 +61,13 @@ impl Link {
         let (freed, removed) = slot.release();
         let extra = children_ref.extras.released(freed, self.key);
         let mut wakeups = Wakeups::default();
-        children_ref.foreign.take(Some(self.key), &mut wakeups);
+        // Wakers waiting on this slot; in a scope with a limit, which keeps
+        // `foreign` set, one waiting `reserve` too (tree/limit.rs).
+        if children_ref.foreign.is_set() {
+            children_ref.foreign.take_done(self.key, &mut wakeups);
+        }
         wakeups.extend(children_ref.grace.forget_slot(self.key));
         children_ref.live -= 1;
-        if let Some(limit) = children_ref.limit.as_mut() {
-            // Room for one waiting `reserve` (tree/limit.rs).
-            limit.wake_one(&mut wakeups);
-        }
         let orphan = if children_ref.live == 0 {
             wakeups.extend(children_ref.grace.forget_close());
             wakeups.append(&mut children_ref.waiters);

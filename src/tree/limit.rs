@@ -30,12 +30,13 @@ use std::task::{Poll, Waker};
 
 use slab::Slab;
 
-use super::{Link, Node, Wakeups};
+use super::{Children, Link, Node, Wakeups};
 use crate::error::SpawnError;
 use crate::loom::Arc;
 
-/// The limit of a scope and its waiting `reserve` futures; boxed in
-/// `Children::limit` on the first `set_limit`.
+/// The limit of a scope and its waiting `reserve` futures; in the box of
+/// the scope's foreign wakers (tree.rs, `Foreign`), made on the first
+/// `set_limit`.
 pub(crate) struct Limit {
     /// The most live children.
     pub(super) max: usize,
@@ -72,6 +73,21 @@ impl Limit {
     }
 }
 
+/// Why a spawn into a gated scope (`Children::gated`) is refused: it is
+/// closed, or at its limit; `None` if neither. Out of line: an open scope
+/// without a limit never calls it.
+#[cold]
+#[inline(never)]
+pub(super) fn refuse(children: &Children) -> Option<SpawnError> {
+    if children.closed {
+        return Some(SpawnError::Terminated);
+    }
+    let live = children.live;
+    (children.foreign.limit())
+        .is_some_and(|limit| live >= limit.max)
+        .then_some(SpawnError::AtLimit)
+}
+
 impl Node {
     /// Sets the most live children of this scope (`None`: no limit).
     /// Waiters that the new limit makes room for are woken, after the lock
@@ -81,7 +97,7 @@ impl Node {
         let mut wakeups = Wakeups::default();
         let mut children = self.children.lock();
         let live = children.live;
-        match (max, children.limit.as_deref_mut()) {
+        match (max, children.foreign.limit_mut()) {
             (Some(max), Some(limit)) => {
                 let room = max.saturating_sub(live);
                 limit.max = max;
@@ -90,19 +106,24 @@ impl Node {
                 }
             }
             (Some(max), None) => {
-                children.limit = Some(Box::new(Limit {
+                // In `Foreign`'s box, which a scope with a limit keeps: its
+                // done signals take the slow path (tree.rs, `Foreign`).
+                let map = children.foreign.map.get_or_insert_with(Box::default);
+                map.limit = Some(Limit {
                     max,
                     waiters: Slab::new(),
                     queue: VecDeque::new(),
                     next: 0,
-                }));
+                });
             }
             (None, Some(limit)) => limit.wake_all(&mut wakeups),
             (None, None) => {}
         }
+        children.gated = children.closed || max.is_some();
         if max.is_none() {
             // Taken after the wake: the waiters find no limit and go on.
-            let limit = children.limit.take();
+            let map = children.foreign.map.as_mut();
+            let limit = map.and_then(|map| map.limit.take());
             drop(children);
             drop(limit);
         } else {
@@ -113,7 +134,7 @@ impl Node {
 
     /// The limit of this scope, if it has one.
     pub(crate) fn limit(&self) -> Option<usize> {
-        self.children.lock().limit.as_ref().map(|limit| limit.max)
+        (self.children.lock().foreign.limit()).map(|limit| limit.max)
     }
 
     /// A `reserve` future's poll: registers a slot for a child (one
@@ -130,10 +151,16 @@ impl Node {
         // unlock (I3).
         let _replaced;
         let mut children = this.children.lock();
+        if children.closed {
+            // Entries were all taken by the close (`close_locked`).
+            *entry = None;
+            return Poll::Ready(Err(SpawnError::Terminated));
+        }
         let live = children.live;
-        let full = !children.closed && children.limit.as_ref().is_some_and(|l| live >= l.max);
+        let full = (children.foreign.limit()).is_some_and(|l| live >= l.max);
         if !full {
-            if let (Some((key, generation)), Some(limit)) = (entry.take(), children.limit.as_mut())
+            if let (Some((key, generation)), Some(limit)) =
+                (entry.take(), children.foreign.limit_mut())
             {
                 // Room before a wake took the entry: it is given back.
                 if limit
@@ -151,7 +178,7 @@ impl Node {
                 }),
             );
         }
-        let Some(limit) = children.limit.as_mut() else {
+        let Some(limit) = children.foreign.limit_mut() else {
             unreachable!("a full scope has a limit")
         };
         match *entry {
@@ -194,7 +221,7 @@ impl Node {
         let mut wakeups = Wakeups::default();
         let mut children = self.children.lock();
         let mut removed = None;
-        if let Some(limit) = children.limit.as_mut() {
+        if let Some(limit) = children.foreign.limit_mut() {
             if limit
                 .waiters
                 .get(key)
