@@ -100,6 +100,11 @@
 //!   [`SpawnError::Terminated`] when the spawner's task has terminated (or its
 //!   root was shut down), [`SpawnError::Executor`] when the executor refused the
 //!   task.
+//! - Typed children read as they finish: [`TaskSet`] (completion order, or
+//!   spawn order with [`join_all`](TaskSet::join_all)). A child that says
+//!   when it is ready: [`ScopedSpawner::start`]. At most `n` live children
+//!   in a scope: [`ScopedSpawner::set_limit`], and
+//!   [`reserve`](ScopedSpawner::reserve) to wait for room.
 //! - A root ends when the last clone of it is dropped, which cancels its
 //!   children, or with [`ScopedSpawner::shutdown`], which cancels them and
 //!   resolves once they are all done.

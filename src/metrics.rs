@@ -2,8 +2,8 @@
 //! spawned, how many are live, and how their futures ended. Always on: a
 //! spawn adds one to a count under the lock it already takes, and the end
 //! of a task's future one relaxed atomic increment on its parent's node
-//! (BENCHMARKS.md, "The cost of names, dumps, causes and metrics when
-//! unused", measures both). Cancels are counted by cause (cause.rs).
+//! (BENCHMARKS.md, "The cost of names, dumps, causes, metrics and limits
+//! when unused", measures both). Cancels are counted by cause (cause.rs).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;

@@ -17,7 +17,8 @@ use crate::{CancelOnDrop, ScopedSpawn, ScopedSpawner, SpawnError, TaskError, Tas
 /// A set of child tasks with results of type `T`, read as they finish.
 ///
 /// The tasks are children of the spawner the set was made from, in its
-/// scope: they are cancelled with it, and a scope block waits for them as
+/// scope (or of wherever the handles given to [`insert`](Self::insert) come
+/// from): they are cancelled with it, and a scope block waits for them as
 /// for any child. The set holds each task's handle until its result is
 /// read; [`join_next`](Self::join_next) (or the `Stream` impl) yields the
 /// results in the order the tasks finish, [`join_all`](Self::join_all) all
@@ -118,7 +119,7 @@ where
         F: Future<Output = T> + Send + 'static,
     {
         let handle = self.spawner.spawn_task(fut)?;
-        Ok(self.insert(handle))
+        Ok(self.add(handle))
     }
 
     /// Spawns the future `fun` makes, given the child's own spawner (as
@@ -148,10 +149,31 @@ where
         Fun: FnOnce(ScopedSpawner<S>) -> F,
     {
         let handle = self.spawner.spawn_task_with(fun)?;
-        Ok(self.insert(handle))
+        Ok(self.add(handle))
+    }
+}
+
+impl<T, S> TaskSet<T, S> {
+    /// Adds the task of `handle` to the set (spawned some other way: in a
+    /// [`Place`](crate::Place) reserved under a limit, with a name, ...);
+    /// returns its id. The set cancels it when dropped, as its own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let root = tasktree::ScopedSpawner::tokio();
+    /// let mut set = tasktree::TaskSet::new(&root);
+    /// set.insert(root.named("fetch").spawn_task(async { 7 }).unwrap());
+    /// assert_eq!(set.join_next().await.unwrap().unwrap(), 7);
+    /// # }
+    /// ```
+    pub fn insert(&mut self, handle: crate::TaskHandle<T>) -> TaskId {
+        self.add(handle)
     }
 
-    fn insert(&mut self, handle: crate::TaskHandle<T>) -> TaskId {
+    fn add(&mut self, handle: crate::TaskHandle<T>) -> TaskId {
         let id = handle.id();
         let order = self.next;
         self.next += 1;
@@ -161,9 +183,6 @@ where
         });
         id
     }
-}
-
-impl<T, S> TaskSet<T, S> {
     /// The next result, in the order the tasks finish (each once its
     /// subtree has terminated, as a handle's); `None` once the set is empty.
     ///

@@ -91,3 +91,37 @@ fn a_set_cancels_what_it_holds() {
         assert_eq!(set.spawn(async {}).unwrap_err(), SpawnError::Terminated);
     });
 }
+
+/// The README's shape: a limit, `reserve`, and a set of the handles; at
+/// most `limit` run at once, and every result comes in.
+#[test]
+fn a_set_of_tasks_spawned_under_a_limit() {
+    on_each_executor!(|root, executor| async move {
+        root.set_limit(Some(4));
+        let running = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let most = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut set = TaskSet::new(&root);
+        for n in 0..12u32 {
+            let place = root.reserve().await.unwrap(); // at most 4 at once
+            let (running, most) = (running.clone(), most.clone());
+            set.insert(
+                place
+                    .spawn_task(async move {
+                        use std::sync::atomic::Ordering::SeqCst;
+                        most.fetch_max(running.fetch_add(1, SeqCst) + 1, SeqCst);
+                        common::yield_now().await;
+                        running.fetch_sub(1, SeqCst);
+                        n
+                    })
+                    .unwrap(),
+            );
+        }
+        let mut sum = 0;
+        while let Some(n) = set.join_next().await {
+            sum += n.unwrap();
+        }
+        assert_eq!(sum, 66, "{executor}");
+        let most = most.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(most <= 4, "{executor}: {most} at once");
+    });
+}
