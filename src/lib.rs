@@ -519,6 +519,8 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
+#[cfg(any(feature = "tokio", loom))]
+mod blocking;
 mod cause;
 mod dump;
 mod error;
@@ -541,6 +543,8 @@ pub mod tower;
 mod trace;
 mod tree;
 
+#[cfg(any(feature = "tokio", loom))]
+pub use blocking::BlockingCancel;
 pub use cause::{CancelCause, CancelCounts, CancelReason};
 pub use dump::{DumpedTask, Named, SpawnLocation, TaskDump, TaskId, TaskState};
 pub use error::{SpawnError, TimerError};
