@@ -104,7 +104,9 @@
 //!   spawn order with [`join_all`](TaskSet::join_all)). A child that says
 //!   when it is ready: [`ScopedSpawner::start`]. At most `n` live children
 //!   in a scope: [`ScopedSpawner::set_limit`], and
-//!   [`reserve`](ScopedSpawner::reserve) to wait for room.
+//!   [`reserve`](ScopedSpawner::reserve) to wait for room. A blocking
+//!   closure as a child, cancelled cooperatively:
+//!   [`spawn_blocking`](ScopedSpawner::spawn_blocking) (feature `tokio`).
 //! - A root ends when the last clone of it is dropped, which cancels its
 //!   children, or with [`ScopedSpawner::shutdown`], which cancels them and
 //!   resolves once they are all done.
