@@ -107,6 +107,8 @@
 //!   [`reserve`](ScopedSpawner::reserve) to wait for room. A blocking
 //!   closure as a child, cancelled cooperatively:
 //!   [`spawn_blocking`](ScopedSpawner::spawn_blocking) (feature `tokio`).
+//!   Values inherited down the tree: [`ScopedSpawner::set_local`],
+//!   [`ScopedSpawner::local`].
 //! - A root ends when the last clone of it is dropped, which cancels its
 //!   children, or with [`ScopedSpawner::shutdown`], which cancels them and
 //!   resolves once they are all done.
@@ -530,6 +532,7 @@ mod error;
 mod executor;
 mod handle;
 mod limit;
+mod locals;
 mod loom;
 mod metrics;
 pub mod remote_scope;

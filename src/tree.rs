@@ -186,6 +186,7 @@ use slots::{SlotMut, Slots};
 
 pub(crate) mod grace;
 pub(crate) mod limit;
+pub(crate) mod locals;
 use grace::{arm_locked, Action, Deadline, GraceState, Later};
 
 mod done;
@@ -1710,23 +1711,26 @@ fn stop_locked(children: &mut Children, cause: ScopeCause, wakeups: &mut Wakeups
 /// first use: most scopes never have one, and the box (one pointer) keeps a
 /// node small, where a `HashMap` inline would grow it by 24 bytes.
 ///
-/// The box also holds the scope's concurrency limit, if it has one, and its
-/// waiting `reserve` futures (tree/limit.rs): they wait for any slot's done
-/// signal, and a scope with a limit keeps the box, so that every done signal
-/// takes the slow path and wakes one. A scope with neither pays one test.
+/// The box also holds what few scopes have (`Rare`): a concurrency limit
+/// and its waiting `reserve` futures (tree/limit.rs), which wait for any
+/// slot's done signal (a scope with a limit keeps the box, so that every
+/// done signal takes the slow path and wakes one), and scope-local values
+/// (tree/locals.rs). A scope with none of these pays one test.
 #[derive(Default)]
 struct Foreign {
     /// One slot's one waker: the slot key (below 2^32, `Node::register`)
     /// and the waker.
     one: Option<(u32, Waker)>,
-    map: Option<Box<ForeignMap>>,
+    map: Option<Box<Rare>>,
 }
 
-/// The boxed part of [`Foreign`].
+/// The boxed part of [`Foreign`]: the wakers beyond the first, and what few
+/// scopes have.
 #[derive(Default)]
-struct ForeignMap {
+struct Rare {
     wakers: HashMap<usize, KeyWakers>,
     limit: Option<limit::Limit>,
+    locals: locals::Locals,
 }
 
 /// The foreign wakers of one slot in `Foreign::map`: the first inline, the
