@@ -946,16 +946,8 @@ where
 pub(crate) trait Admit: Send + 'static {
     /// The child's slot is registered already: [`take_link`](Self::take_link)
     /// gives it.
-    const RESERVED: bool;
-    /// The child may have a label.
-    const LABELLED: bool;
-    fn has_label(&self) -> bool;
-    fn take_label(&mut self) -> Option<Arc<Label>>;
-    fn take_link(&mut self) -> Option<Link>;
-}
-
-impl Admit for Absent {
     const RESERVED: bool = false;
+    /// The child may have a label.
     const LABELLED: bool = false;
 
     fn has_label(&self) -> bool {
@@ -971,8 +963,9 @@ impl Admit for Absent {
     }
 }
 
+impl Admit for Absent {}
+
 impl Admit for Option<Arc<Label>> {
-    const RESERVED: bool = false;
     const LABELLED: bool = true;
 
     fn has_label(&self) -> bool {
@@ -982,10 +975,6 @@ impl Admit for Option<Arc<Label>> {
     fn take_label(&mut self) -> Option<Arc<Label>> {
         self.take()
     }
-
-    fn take_link(&mut self) -> Option<Link> {
-        None
-    }
 }
 
 /// A place reserved under a scope's limit: its registered slot.
@@ -993,15 +982,6 @@ pub(crate) struct Reserved(pub(crate) Option<Link>);
 
 impl Admit for Reserved {
     const RESERVED: bool = true;
-    const LABELLED: bool = false;
-
-    fn has_label(&self) -> bool {
-        false
-    }
-
-    fn take_label(&mut self) -> Option<Arc<Label>> {
-        None
-    }
 
     fn take_link(&mut self) -> Option<Link> {
         self.0.take()

@@ -12,10 +12,18 @@ use std::time::Duration;
 use common::{quiet_intentional_panics, until};
 use tasktree::{CancelReason, FailurePolicy, ScopedSpawn, ScopedSpawner, TokioSpawner};
 
+/// The two runtimes, with timers (grace periods).
 fn runtimes() -> [(tokio::runtime::Runtime, &'static str); 2] {
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build();
+    let current = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build();
     [
-        (common::tokio_multi_thread(), "multi-thread"),
-        (common::tokio_current_thread(), "current-thread"),
+        (multi.unwrap(), "multi-thread"),
+        (current.unwrap(), "current-thread"),
     ]
 }
 
@@ -32,9 +40,11 @@ fn a_blocking_task_returns_its_value() {
     }
 }
 
-/// A cancel reaches the closure through its token; the closure's parent
-/// ends only after the closure has returned (G1), and a dump lists the
-/// closure, named `blocking`, cancelled and still running meanwhile.
+/// A graceful cancel reaches the closure through its token: first the stop
+/// request, then, once the grace period is over, the cancel. The closure's
+/// parent ends only after the closure has returned (G1), and a dump lists
+/// the closure, named `blocking`, cancelled and still running after its
+/// grace period.
 #[test]
 fn a_cancel_is_cooperative_and_the_parent_waits_for_the_closure() {
     for (runtime, name) in runtimes() {
@@ -48,10 +58,14 @@ fn a_cancel_is_cooperative_and_the_parent_waits_for_the_closure() {
                 .spawn_task_with(move |spawner: ScopedSpawner<TokioSpawner>| async move {
                     let work = spawner
                         .spawn_blocking(move |cancel| {
+                            while !cancel.is_stop_requested() {
+                                std::thread::sleep(Duration::from_millis(1));
+                            }
+                            let asked_first = !cancel.is_cancelled();
                             while !cancel.is_cancelled() {
                                 std::thread::sleep(Duration::from_millis(1));
                             }
-                            noticed_tx.send(()).unwrap();
+                            noticed_tx.send(asked_first).unwrap();
                             // Still running after the cancel, until told.
                             finish_rx.recv().unwrap();
                             seen.store(true, Ordering::SeqCst);
@@ -63,9 +77,10 @@ fn a_cancel_is_cooperative_and_the_parent_waits_for_the_closure() {
                 })
                 .unwrap();
             until("the closure runs", || root.dump().tasks().len() == 2).await;
-            parent.cancel();
+            parent.cancel_with_grace(Duration::from_millis(20)).unwrap();
             // The closure notices (the runtime runs the parent's end).
-            noticed_rx.await.unwrap();
+            let asked_first = noticed_rx.await.unwrap();
+            assert!(asked_first, "{name}: a stop request before the cancel");
             let dump = root.dump();
             let text = dump.to_string();
             assert!(
