@@ -108,7 +108,8 @@
 //!   closure as a child, cancelled cooperatively:
 //!   [`spawn_blocking`](ScopedSpawner::spawn_blocking) (feature `tokio`).
 //!   Values inherited down the tree: [`ScopedSpawner::set_local`],
-//!   [`ScopedSpawner::local`].
+//!   [`ScopedSpawner::local`]. Futures that are not `Send`, on a local
+//!   executor: [`LocalScopedSpawner`].
 //! - A root ends when the last clone of it is dropped, which cancels its
 //!   children, or with [`ScopedSpawner::shutdown`], which cancels them and
 //!   resolves once they are all done.
@@ -532,6 +533,7 @@ mod error;
 mod executor;
 mod handle;
 mod limit;
+mod local;
 mod locals;
 mod loom;
 mod metrics;
@@ -557,6 +559,9 @@ pub use error::{SpawnError, TimerError};
 pub use executor::TokioSpawner;
 pub use handle::{CancelOnDrop, TaskError, TaskHandle};
 pub use limit::{Place, Reserve};
+pub use local::LocalScopedSpawner;
+#[cfg(feature = "tokio")]
+pub use local::TokioLocalSpawner;
 pub use metrics::ScopeMetrics;
 /// At the crate root too, as in `scoped_spawn`: code written for the seed
 /// compiles with only the crate name changed.

@@ -710,7 +710,7 @@ where
         done: Done,
         observer: Ob,
         views: u32,
-        mut label: L,
+        label: L,
         spawn: impl FnOnce(Task<Fut, Done, Sc, Ob, M>) -> Result<R, SpawnError>,
     ) -> Result<(usize, R), SpawnError>
     where
@@ -723,85 +723,21 @@ where
         Sc: Field<Arc<Node>>,
         Ob: Observer<T>,
     {
-        debug_assert!(scope.get().is_none(), "the scope is made here");
-        // A child with a scope or a name is recorded for task dumps
-        // (`Node::register_with`); a plain leaf takes the plain path.
-        let mut name = None;
-        let (link, scope) = if L::RESERVED {
-            // A place reserved beforehand (`ScopedSpawner::reserve`): the
-            // slot is registered; the caller's views, and the child's scope,
-            // are added to it.
-            let Some(link) = label.take_link() else {
-                unreachable!("a reserved place holds its link until used")
-            };
-            Node::retain_views(&link, views);
-            let scope = Sc::PRESENT.then(Node::new_owned);
-            if let Some(scope) = &scope {
-                Node::link_scope(&link, scope);
-                scope.set_owner(&link);
-            }
-            (link, scope)
-        } else if Sc::PRESENT || (L::LABELLED && label.has_label()) {
-            let scope = Sc::PRESENT.then(Node::new_owned);
-            let label = label.take_label();
-            if cfg!(feature = "tracing") {
-                name.clone_from(&label);
-            }
-            let extra = Extra {
-                label,
-                scope: scope.clone(),
-            };
-            let link = Node::register_with(&self.raw.node, views, extra)?;
-            if let Some(scope) = &scope {
-                scope.set_owner(&link);
-            }
-            (link, scope)
-        } else {
-            (Node::register(&self.raw.node, views)?, None)
-        };
-        let key = link.key;
-        let node = &self.raw.node;
-        let span = TaskSpan::child(
-            &node.span.get(),
-            TaskId::new(node.id, key),
-            name.as_deref().map(Label::name),
-        );
-        if let Some(scope) = &scope {
-            scope.span.set(span.clone());
-        }
-        // The caller's views are made only once the spawn succeeded; if
-        // `make` panics or the executor refuses, their references are
-        // released here (I5).
-        let mut unclaimed = Views {
-            node: &self.raw.node,
-            key,
-            count: views,
-        };
-        let child = scope.as_ref().map(|node| ScopedSpawner {
+        let child = |node| ScopedSpawner {
             executor: self.executor.clone(),
-            raw: RemoteSpawner::from_node(node.clone()),
-        });
-        // If `make` (user code) panics, the guard ends the registered child:
-        // its scope is closed, and `done` and the done signal follow (G4).
-        let mut guard = Unmade {
-            link: Some(link),
-            scope: Sc::new(scope),
-            done: Some(done),
-            observer: Some(observer),
-            output: PhantomData,
+            raw: RemoteSpawner::from_node(node),
         };
-        let fut = make(child, key);
-        let (Some(link), Some(done), Some(observer)) =
-            (guard.link.take(), guard.done.take(), guard.observer.take())
-        else {
-            unreachable!("the guard is disarmed once")
-        };
-        let scope = Sc::new(guard.scope.take());
-        let task = Task::new(link, scope, fut, done, observer, span);
-        // If the executor refuses, it drops `task`, whose drop ends it (G4).
-        let spawned = spawn(task)?;
-        unclaimed.count = 0;
-        Ok((key, spawned))
+        spawn_child_in(
+            &self.raw.node,
+            child,
+            make,
+            scope,
+            done,
+            observer,
+            views,
+            label,
+            spawn,
+        )
     }
 
     /// The parent's signals of the child in slot `key`, registered with two
@@ -936,6 +872,113 @@ where
             terminate_detached(self.scope.take(), cause, link, self.done.take(), shared);
         }
     }
+}
+
+/// The one path of every spawn ([`ScopedSpawner::spawn_child_then`], and
+/// the local spawner's, local.rs): registers a child of `parent`, makes its
+/// future (`make` gets the child's spawner, made by `child_spawner` from
+/// its scope, if it has one, and its slot key), wraps it and hands the
+/// wrapper to `spawn`. The future need not be `Send`: `spawn` decides
+/// where it runs.
+// Each argument is one part of the child.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn spawn_child_in<C, T, Fut, Make, Done, Sc, Ob, R, M, L>(
+    parent: &Arc<Node>,
+    child_spawner: impl FnOnce(Arc<Node>) -> C,
+    make: Make,
+    scope: Sc,
+    done: Done,
+    observer: Ob,
+    views: u32,
+    mut label: L,
+    spawn: impl FnOnce(Task<Fut, Done, Sc, Ob, M>) -> Result<R, SpawnError>,
+) -> Result<(usize, R), SpawnError>
+where
+    L: Admit,
+    M: Field<Waker>,
+    T: Send + 'static,
+    Fut: Future<Output = T> + 'static,
+    Make: FnOnce(Option<C>, usize) -> Fut,
+    Done: FnOnce() + Send + 'static,
+    Sc: Field<Arc<Node>>,
+    Ob: Observer<T>,
+{
+    debug_assert!(scope.get().is_none(), "the scope is made here");
+    // A child with a scope or a name is recorded for task dumps
+    // (`Node::register_with`); a plain leaf takes the plain path.
+    let mut name = None;
+    let (link, scope) = if L::RESERVED {
+        // A place reserved beforehand (`ScopedSpawner::reserve`): the
+        // slot is registered; the caller's views, and the child's scope,
+        // are added to it.
+        let Some(link) = label.take_link() else {
+            unreachable!("a reserved place holds its link until used")
+        };
+        Node::retain_views(&link, views);
+        let scope = Sc::PRESENT.then(Node::new_owned);
+        if let Some(scope) = &scope {
+            Node::link_scope(&link, scope);
+            scope.set_owner(&link);
+        }
+        (link, scope)
+    } else if Sc::PRESENT || (L::LABELLED && label.has_label()) {
+        let scope = Sc::PRESENT.then(Node::new_owned);
+        let label = label.take_label();
+        if cfg!(feature = "tracing") {
+            name.clone_from(&label);
+        }
+        let extra = Extra {
+            label,
+            scope: scope.clone(),
+        };
+        let link = Node::register_with(parent, views, extra)?;
+        if let Some(scope) = &scope {
+            scope.set_owner(&link);
+        }
+        (link, scope)
+    } else {
+        (Node::register(parent, views)?, None)
+    };
+    let key = link.key;
+    let node = parent;
+    let span = TaskSpan::child(
+        &node.span.get(),
+        TaskId::new(node.id, key),
+        name.as_deref().map(Label::name),
+    );
+    if let Some(scope) = &scope {
+        scope.span.set(span.clone());
+    }
+    // The caller's views are made only once the spawn succeeded; if
+    // `make` panics or the executor refuses, their references are
+    // released here (I5).
+    let mut unclaimed = Views {
+        node: parent,
+        key,
+        count: views,
+    };
+    let child = scope.as_ref().map(|node| child_spawner(node.clone()));
+    // If `make` (user code) panics, the guard ends the registered child:
+    // its scope is closed, and `done` and the done signal follow (G4).
+    let mut guard = Unmade {
+        link: Some(link),
+        scope: Sc::new(scope),
+        done: Some(done),
+        observer: Some(observer),
+        output: PhantomData,
+    };
+    let fut = make(child, key);
+    let (Some(link), Some(done), Some(observer)) =
+        (guard.link.take(), guard.done.take(), guard.observer.take())
+    else {
+        unreachable!("the guard is disarmed once")
+    };
+    let scope = Sc::new(guard.scope.take());
+    let task = Task::new(link, scope, fut, done, observer, span);
+    // If the executor refuses, it drops `task`, whose drop ends it (G4).
+    let spawned = spawn(task)?;
+    unclaimed.count = 0;
+    Ok((key, spawned))
 }
 
 /// How a child comes into its scope (`spawn_child_then`): a plain slot
