@@ -37,6 +37,25 @@ impl Drop for OnDrop {
     }
 }
 
+/// Spawns under `spawner` a pending local task that logs `event` when its
+/// future is dropped (the guard is made at the spawn, so a cancel before
+/// the first poll logs too).
+fn pend_logged<L>(spawner: &LocalScopedSpawner<L>, log: &LocalLog, event: &'static str)
+where
+    L: futures::task::LocalSpawn + Clone + 'static,
+{
+    let dropped = OnDrop(log.clone(), event);
+    spawner
+        .spawn_future(
+            async move {
+                let _dropped = dropped;
+                std::future::pending::<()>().await
+            },
+            || (),
+        )
+        .unwrap();
+}
+
 /// A parent with a local child and a local grandchild, each holding the
 /// `Rc` log; the parent's future returns first, so its phase 3 cancels the
 /// pending grandchild and its handle waits for it (G1).
@@ -49,19 +68,8 @@ where
         let child_log = log.clone();
         let child = parent
             .spawn_task_with(move |child| async move {
-                let grandchild_log = child_log.clone();
-                // Made at the spawn: the grandchild is cancelled before its
-                // first poll.
-                let dropped = OnDrop(grandchild_log, "grandchild dropped");
-                child
-                    .spawn_future(
-                        async move {
-                            let _dropped = dropped;
-                            std::future::pending::<()>().await
-                        },
-                        || (),
-                    )
-                    .unwrap();
+                // Cancelled before its first poll, by the child's end.
+                pend_logged(&child, &child_log, "grandchild dropped");
                 child_log.push("child ran");
                 20
             })
@@ -91,16 +99,7 @@ fn local_tasks_on_a_local_pool() {
     let l = log.clone();
     let handle = root
         .spawn_task_with(move |parent| async move {
-            let dropped = OnDrop(l.clone(), "grandchild dropped");
-            parent
-                .spawn_future(
-                    async move {
-                        let _dropped = dropped;
-                        std::future::pending::<()>().await
-                    },
-                    || (),
-                )
-                .unwrap();
+            pend_logged(&parent, &l, "grandchild dropped");
             let _dropped = OnDrop(l, "parent dropped");
             std::future::pending::<()>().await
         })
@@ -113,15 +112,7 @@ fn local_tasks_on_a_local_pool() {
 
     // Dropping the last clone of the root cancels its children (G8).
     let log = LocalLog::default();
-    let dropped = OnDrop(log.clone(), "orphan dropped");
-    root.spawn_future(
-        async move {
-            let _dropped = dropped;
-            std::future::pending::<()>().await
-        },
-        || (),
-    )
-    .unwrap();
+    pend_logged(&root, &log, "orphan dropped");
     pool.run_until_stalled();
     drop(root);
     pool.run_until_stalled();
