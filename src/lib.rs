@@ -424,8 +424,10 @@
 //!   task's future and the futures of all its descendants have been dropped,
 //!   and all their `done` callbacks have returned. A scope block's future
 //!   resolves only after the same holds for every child of the block.
-//!   Tests: `containment.rs`, `order.rs`, `scope_blocks.rs`; loom:
-//!   `g1_containment.rs`, `scope_fail_vs_body.rs`; I4, I7.
+//!   A blocking child ([`ScopedSpawner::spawn_blocking`]) counts too: its
+//!   closure has returned. Tests: `containment.rs`, `order.rs`,
+//!   `scope_blocks.rs`, `blocking.rs`, `local.rs`; loom: `g1_containment.rs`,
+//!   `scope_fail_vs_body.rs`, `blocking.rs`; I4, I7.
 //! - **G2 Upward order.** A task's `done` runs after the `done` of each of
 //!   its children. Tests: `order.rs`; loom: `g2_upward_order.rs`; I4.
 //! - **G3 Cascade.** After a cancel, the task and all its descendants
@@ -446,8 +448,10 @@
 //! - **G5 No orphans.** A spawn that races with the termination of the
 //!   spawner's task either fails with [`SpawnError::Terminated`] or creates a
 //!   child that the task cancels and waits for. A spawner used after its task
-//!   terminated returns that error; it never panics. Tests: `no_orphans.rs`,
-//!   `errors.rs`; loom: `g5_no_orphans.rs`; I1.
+//!   terminated returns that error; it never panics. A place reserved under
+//!   a limit ([`ScopedSpawner::reserve`]) is such a child from the moment it
+//!   is reserved. Tests: `no_orphans.rs`, `errors.rs`, `limits.rs`; loom:
+//!   `g5_no_orphans.rs`, `limit.rs`; I1.
 //! - **G6 Forget.** After [`forget`](ForgettableSignalSender::forget), a
 //!   child can no longer be cancelled early, but still terminates with its
 //!   parent; a dropped or [detached](TaskHandle::detach) handle's child, the
