@@ -470,10 +470,14 @@ impl CancelCounts {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let root = tasktree::ScopedSpawner::tokio();
-    /// root.spawn_task(std::future::pending::<()>()).unwrap().cancel();
-    /// tokio::task::yield_now().await;
-    /// let metrics = root.metrics();
-    /// assert_eq!(metrics.cancelled_by.total(), metrics.cancelled);
+    /// let by_handle = root.spawn_task(std::future::pending::<()>()).unwrap();
+    /// let by_shutdown = root.spawn_task(std::future::pending::<()>()).unwrap();
+    /// by_handle.cancel();
+    /// let _ = by_handle.await;
+    /// root.shutdown().await;
+    /// let _ = by_shutdown.await;
+    /// let by = root.metrics().cancelled_by;
+    /// assert_eq!((by.handle, by.shutdown, by.total()), (1, 1, 2));
     /// # }
     /// ```
     pub fn total(&self) -> u64 {

@@ -80,7 +80,7 @@ pub struct ScopeMetrics {
 pub(crate) struct Ends {
     completed: AtomicU64,
     /// By `By` (in `By::ALL` order), then the executor's.
-    cancelled: OnceLock<Box<[AtomicU64; 5]>>,
+    cancelled: OnceLock<Box<[AtomicU64; By::ALL.len() + 1]>>,
     panicked: AtomicU64,
     failed: AtomicU64,
 }
@@ -95,7 +95,7 @@ impl Ends {
             Outcome::Completed(_) => &self.completed,
             Outcome::Cancelled | Outcome::DeadlineExceeded => {
                 let counts = self.cancelled.get_or_init(Box::default);
-                &counts[by.map_or(4, |by| by as usize)]
+                &counts[by.map_or(By::ALL.len(), |by| by as usize)]
             }
             Outcome::Panicked(_) | Outcome::Failed => &self.panicked,
         };
